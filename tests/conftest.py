@@ -59,9 +59,11 @@ def tiny_images() -> torch.Tensor:
     return torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real datasets beside the checkout (../shared/data); tests that need them skip loudly if absent."""
+    """The real datasets beside the checkout (../shared/data). Missing data skips locally but fails in CI."""
     if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"real data not found at {SHARED_DATA} (CI must have ../shared/data)")
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
