@@ -18,6 +18,7 @@ def gradcam(
 ) -> Tensor:
     """Layer map sum_k alpha_k A_k with alpha_k = mean_ij d f_t / dA_k: (N, 1, h, w) at the layer's resolution."""
     layer = layer if layer is not None else cam_layer(model)
+    x = x if x.requires_grad else x.detach().requires_grad_(True)  # frozen weights still need a graph to the layer
     captured: list[Tensor] = []
     handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
     try:

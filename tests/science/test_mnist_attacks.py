@@ -48,7 +48,8 @@ def test_pgd_agrees_with_torchattacks(keep: str, natural_mnist: nn.Module, mnist
         "torchattacks", reason="dev-only cross-check: pip install --no-deps torchattacks"
     )
     x, y = mnist_test[0][:N], mnist_test[1][:N]
-    ours = robust_accuracy(natural_mnist, "pgd", {"eps": 0.1, "steps": 40, "step_size": 0.01, "keep": keep}, x, y)
+    params = {"eps": 0.1, "steps": 40, "step_size": 0.01, "keep": keep}
+    ours = robust_accuracy(natural_mnist, "pgd", params, x, y)
     theirs_attack = torchattacks.PGD(natural_mnist, eps=0.1, alpha=0.01, steps=40, random_start=True)
     with torch.no_grad():
         theirs = float(accuracy(natural_mnist(theirs_attack(x, y)), y))

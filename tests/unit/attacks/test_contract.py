@@ -88,3 +88,12 @@ def test_params_are_bounded(bad: dict) -> None:
 
 def test_eps_accepts_fractions() -> None:
     assert ATTACKS["pgd"].Params(eps="8/255").eps == pytest.approx(8 / 255)
+
+
+@pytest.mark.parametrize("name", ATTACKS.names())
+def test_attacks_work_on_a_frozen_model(name: str, tiny_model: nn.Module, tiny_images: torch.Tensor) -> None:
+    """Served models have requires_grad=False on every parameter; attacks differentiate w.r.t. the input only."""
+    tiny_model.requires_grad_(False)
+    x_adv = ATTACKS.create(name, fast_params(name, "linf")).perturb(tiny_model, tiny_images, 0)
+    assert not torch.equal(x_adv, tiny_images) or ATTACKS[name].kind == "explanation"
+    assert not any(p.requires_grad for p in tiny_model.parameters())

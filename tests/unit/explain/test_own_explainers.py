@@ -120,3 +120,12 @@ def test_gradcam_needs_a_conv_layer() -> None:
 def test_target_out_of_range_is_a_clear_error(tiny_model: nn.Module) -> None:
     with pytest.raises(IncompatibleError, match="out of range"):
         EXPLAINERS.create("saliency").explain(tiny_model, torch.rand(1, 1, 8, 8), 7)
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_works_on_a_frozen_model(name: str, tiny_rgb_model: nn.Module) -> None:
+    """Served models have requires_grad=False on every parameter; explainers must still work."""
+    tiny_rgb_model.requires_grad_(False)
+    attr = EXPLAINERS.create(name, FAST.get(name, {})).explain(tiny_rgb_model, torch.rand(2, 3, 8, 8), 0)
+    assert torch.isfinite(attr).all() and attr.abs().sum() > 0
+    assert not any(p.requires_grad for p in tiny_rgb_model.parameters())
