@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from explainlab.explain.base import Explainer, GradientParams, class_scores
@@ -76,6 +76,12 @@ class IntegratedGradients(Explainer):
         rule: PathRule = Field("gausslegendre", description="quadrature rule (Captum's default: gausslegendre)")
         baseline: float = Field(0.0, ge=0.0, le=1.0, description="constant baseline pixel value (0 = black)")
         chunk: int = Field(64, ge=1, le=1024, description="path points per forward pass (memory vs speed)")
+
+        @model_validator(mode="after")
+        def _trapezoid_needs_two_points(self) -> Self:
+            if self.rule == "riemann_trapezoid" and self.steps < 2:
+                raise ValueError("the riemann_trapezoid rule needs steps >= 2")
+            return self
 
     def _attribute(self, model: nn.Module, x: Tensor, target: Tensor, create_graph: bool) -> Tensor:
         p = self.params

@@ -21,7 +21,7 @@ class SmoothGrad(Explainer):
         stdev: float = Field(0.15, ge=0.0, le=1.0, description="noise standard deviation in pixel units")
         abs: bool = Field(False, description="average |gradient| instead of the signed gradient")
         clip: bool = Field(True, description="clip noisy inputs to the valid range [0, 1]")
-        seed: int = Field(0, ge=0, description="noise seed (same seed, same map)")
+        seed: int = Field(0, ge=0, le=2**31 - 1, description="noise seed (same seed, same map)")
 
     def _attribute(self, model: nn.Module, x: Tensor, target: Tensor, create_graph: bool) -> Tensor:
         p = self.params

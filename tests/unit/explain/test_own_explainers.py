@@ -129,3 +129,18 @@ def test_works_on_a_frozen_model(name: str, tiny_rgb_model: nn.Module) -> None:
     attr = EXPLAINERS.create(name, FAST.get(name, {})).explain(tiny_rgb_model, torch.rand(2, 3, 8, 8), 0)
     assert torch.isfinite(attr).all() and attr.abs().sum() > 0
     assert not any(p.requires_grad for p in tiny_rgb_model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("smoothgrad", {"seed": 2**64}),
+        ("integrated_gradients", {"steps": 1, "rule": "riemann_trapezoid"}),
+        ("integrated_gradients", {"steps": 10**9}),
+    ],
+)
+def test_bad_params_fail_at_validation(name: str, bad: dict) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        EXPLAINERS[name].Params(**bad)
