@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -25,3 +25,18 @@ class Params(BaseModel):
     """Hyperparameters of one method: frozen, no unknown keys, every field bounded and described."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Configured:
+    """Mixin of every method class: built from its nested ``Params`` or from keyword overrides of the defaults."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[Params]]
+    params: Any
+
+    def __init__(self, params: Params | None = None, **overrides: object) -> None:
+        if params is not None and overrides:
+            raise TypeError("pass either params or keyword overrides, not both")
+        self.params = params if params is not None else self.Params(**overrides)
+        if not isinstance(self.params, self.Params):
+            raise TypeError(f"{self.name} expects {self.Params.__qualname__}, got {type(self.params).__name__}")

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from explainlab.attacks.threat import ThreatStep, threat_step
 from explainlab.errors import IncompatibleError
 from explainlab.explain.base import as_target, check_images
-from explainlab.params import FloatOrFraction, Params
+from explainlab.params import Configured, FloatOrFraction, Params
 from explainlab.types import Norm
 
 
@@ -27,7 +27,7 @@ class AttackParams(Params):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (same seed, same result)")
 
 
-class Attack(ABC):
+class Attack(Configured, ABC):
     """x -> x_adv within the threat model. ``kind`` is "prediction" (change the label) or "explanation" (keep the
     label, move the map)."""
 
@@ -40,11 +40,7 @@ class Attack(ABC):
     Params: ClassVar[type[AttackParams]] = AttackParams
 
     def __init__(self, params: AttackParams | None = None, **overrides: object) -> None:
-        if params is not None and overrides:
-            raise TypeError("pass either params or keyword overrides, not both")
-        self.params = params if params is not None else self.Params(**overrides)  # type: ignore[arg-type]
-        if not isinstance(self.params, self.Params):
-            raise TypeError(f"{self.name} expects {self.Params.__qualname__}, got {type(self.params).__name__}")
+        super().__init__(params, **overrides)
         if self.params.norm not in self.norms:
             raise IncompatibleError(f"{self.name} supports norms {self.norms}, not {self.params.norm!r}")
 

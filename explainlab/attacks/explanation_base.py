@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from explainlab.attacks.base import Attack, AttackParams
@@ -42,9 +42,14 @@ class ExplanationAttackParams(AttackParams):
     @field_validator("explainer")
     @classmethod
     def _differentiable(cls, name: str) -> str:
-        if not EXPLAINERS[name].differentiable:
-            raise ValueError(f"explainer {name!r} is not differentiable; use one of {differentiable_explainers()}")
+        if name not in EXPLAINERS or not EXPLAINERS[name].differentiable:
+            raise ValueError(f"explainer must be a differentiable one: {differentiable_explainers()}, not {name!r}")
         return name
+
+    @model_validator(mode="after")
+    def _explainer_params_valid(self) -> Self:
+        EXPLAINERS[self.explainer].Params(**self.explainer_params)  # raises ValidationError naming the bad field
+        return self
 
 
 def differentiable_explainers() -> list[str]:

@@ -38,7 +38,7 @@ class RARProtocol(Params):
     attack_ig_steps: int = Field(100, ge=1, le=1024, description="IG path points the attack differentiates through")
     surrogate_beta: float = Field(10.0, gt=0.0, le=1e4, description="Softplus beta of the surrogate net")
     batch_size: int = Field(50, ge=1, le=10_000, description="examples attacked at once (memory)")
-    seed: int = Field(0, ge=0, description="seed of the random restarts")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the random restarts")
 
 
 PRESETS: dict[str, RARProtocol] = {

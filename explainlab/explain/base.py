@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from explainlab.errors import IncompatibleError
 from explainlab.nets.smoothing import softplus_relus
-from explainlab.params import Params
+from explainlab.params import Configured, Params
 
 
 class ExplainerParams(Params):
@@ -60,7 +60,7 @@ def normalize_map(s: Tensor, mode: Literal["sum_one", "mean_one"] = "mean_one") 
     return s / total * scale
 
 
-class Explainer(ABC):
+class Explainer(Configured, ABC):
     """(model, x, target) -> attribution shaped like x, or (N, 1, H, W) for layer methods upsampled to the input.
 
     Explainers never change the input, the model's mode or its parameters' ``requires_grad``, and remove every hook.
@@ -74,13 +74,6 @@ class Explainer(ABC):
     differentiable: ClassVar[bool] = True
     backend: ClassVar[str] = "explainlab"
     Params: ClassVar[type[ExplainerParams]] = ExplainerParams
-
-    def __init__(self, params: ExplainerParams | None = None, **overrides: object) -> None:
-        if params is not None and overrides:
-            raise TypeError("pass either params or keyword overrides, not both")
-        self.params = params if params is not None else self.Params(**overrides)  # type: ignore[arg-type]
-        if not isinstance(self.params, self.Params):
-            raise TypeError(f"{self.name} expects {self.Params.__qualname__}, got {type(self.params).__name__}")
 
     def explain(self, model: nn.Module, x: Tensor, target: Tensor | int, *, create_graph: bool = False) -> Tensor:
         check_images(x)

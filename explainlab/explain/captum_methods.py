@@ -327,18 +327,3 @@ class CaptumKernelShap(CaptumExplainer):
         shap = KernelShap(model)
         shap.interpretable_model = WeightedLeastSquares()  # Captum's default needs scikit-learn
         return patch_features(shap, x, target, p.patch, p.samples, p.baseline)
-
-
-CAPTUM_EXPLAINERS: tuple[type[CaptumExplainer], ...] = (
-    CaptumIntegratedGradients,
-    CaptumSaliency,
-    CaptumSmoothGrad,
-    CaptumGradCAM,
-    CaptumDeepLift,
-    CaptumGradientShap,
-    CaptumGuidedBackprop,
-    CaptumInputXGradient,
-    CaptumOcclusion,
-    CaptumLime,
-    CaptumKernelShap,
-)

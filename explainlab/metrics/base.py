@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from explainlab.explain.base import as_target, saliency_map
-from explainlab.params import Params
+from explainlab.params import Configured, Params
 
 Category = Literal["similarity", "sparsity", "robustness", "faithfulness", "prediction"]
 
@@ -20,7 +20,7 @@ class MetricParams(Params):
     """Parameters shared by every metric (none yet)."""
 
 
-class Metric(ABC):
+class Metric(Configured, ABC):
     """A score plus the metadata a UI needs to group, sort and label it without running it.
 
     Call signature by ``category``:
@@ -40,13 +40,6 @@ class Metric(ABC):
     category: ClassVar[Category]
     higher_is_better: ClassVar[bool]
     Params: ClassVar[type[MetricParams]] = MetricParams
-
-    def __init__(self, params: MetricParams | None = None, **overrides: object) -> None:
-        if params is not None and overrides:
-            raise TypeError("pass either params or keyword overrides, not both")
-        self.params = params if params is not None else self.Params(**overrides)  # type: ignore[arg-type]
-        if not isinstance(self.params, self.Params):
-            raise TypeError(f"{self.name} expects {self.Params.__qualname__}, got {type(self.params).__name__}")
 
     @abstractmethod
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor: ...

@@ -97,3 +97,15 @@ def test_attacks_work_on_a_frozen_model(name: str, tiny_model: nn.Module, tiny_i
     x_adv = ATTACKS.create(name, fast_params(name, "linf")).perturb(tiny_model, tiny_images, 0)
     assert not torch.equal(x_adv, tiny_images) or ATTACKS[name].kind == "explanation"
     assert not any(p.requires_grad for p in tiny_model.parameters())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"explainer": "captum_occlusion"}, {"explainer": "nope"}, {"explainer_params": {"steps": 10**9}},
+     {"explainer": "saliency", "explainer_params": {"bogus": 1}}],
+)  # fmt: skip
+def test_explanation_attack_params_are_validated(bad: dict) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        ATTACKS["topk"].Params(**{"explainer": "integrated_gradients", **bad})

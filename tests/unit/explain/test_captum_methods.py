@@ -12,7 +12,8 @@ from explainlab.errors import IncompatibleError
 from explainlab.explain import EXPLAINERS
 from explainlab.explain.base import ExplainerParams
 from explainlab.explain.captum_adapter import CaptumExplainer
-from explainlab.explain.captum_methods import CAPTUM_EXPLAINERS
+
+CAPTUM_EXPLAINERS = [e for e in EXPLAINERS if e.backend == "captum"]
 
 NAMES = [cls.name for cls in CAPTUM_EXPLAINERS]
 RANDOM = [cls.name for cls in CAPTUM_EXPLAINERS if "seed" in cls.Params.model_fields]
