@@ -40,8 +40,14 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from explainlab.data import describe_data
+    from explainlab.data import describe_data, load_dataset
 
+    if args.load:
+        dataset = load_dataset(args.load, args.split, data_dir=args.data_dir, download=args.download)
+        row = {"name": dataset.name, "split": dataset.split, "n": len(dataset), "shape": dataset.shape,
+               "histogram": dataset.histogram(), "source": dataset.source}  # fmt: skip
+        sys.stdout.write(json.dumps(row) + "\n")
+        return 0
     rows = describe_data(args.data_dir)
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -62,14 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
     data.add_argument("--json", action="store_true")
     data.add_argument("--strict", action="store_true", help="exit 1 if any dataset is missing")
+    data.add_argument(
+        "--load", metavar="NAME", help="load one dataset (mnist, fashion_mnist, cifar10) and print counts"
+    )
+    data.add_argument("--split", default="test", choices=["train", "test"], help="split for --load")
+    data.add_argument("--download", action="store_true", help="with --load: fetch the official files if missing")
     data.set_defaults(func=_data)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; library errors (missing data, bad params, unknown names) end with a message, not a traceback."""
+    from pydantic import ValidationError
+
+    from explainlab.errors import ExplainlabError
+
     configure_runtime()
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (ExplainlabError, ValidationError) as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
 
 
 if __name__ == "__main__":

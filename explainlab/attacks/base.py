@@ -8,10 +8,10 @@ same output; explanation attacks also keep the predicted label.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from explainlab.attacks.threat import ThreatStep, threat_step
@@ -22,9 +22,17 @@ from explainlab.types import Norm
 
 
 class AttackParams(Params):
-    eps: FloatOrFraction = Field(0.3, gt=0.0, le=1.0, description="perturbation budget in pixel units ('8/255' ok)")
+    eps: FloatOrFraction = Field(
+        0.3, gt=0.0, le=64.0, description="perturbation budget in pixel units ('8/255' ok); L-inf at most 1"
+    )
     norm: Norm = Field("linf", description="threat model norm")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed (same seed, same result)")
+
+    @model_validator(mode="after")
+    def _linf_eps_in_pixel_range(self) -> Self:
+        if self.norm == "linf" and self.eps > 1.0:
+            raise ValueError(f"an L-inf eps is a pixel difference and must be <= 1, got {self.eps}")
+        return self
 
 
 class Attack(Configured, ABC):

@@ -127,7 +127,7 @@ def _missing_message(spec: DatasetSpec, split: str, roots: list[tuple[Path, str]
         f"Searched, in order:\n{searched}{env}\n"
         f"Put the files in {where}, where <root> is a data root: pass it with --data-dir <root> "
         f"(Python: data_dir=<root>) or set {ENV_VAR}=<root>; the default root is {default_data_root()}.\n"
-        f"Online, download=True fetches the official files (sha256-verified) from:\n{urls}"
+        f"Online, --download (Python: download=True) fetches the official files (sha256-verified) from:\n{urls}"
         + (f"\nDownload failed: {note}" if note else "")
     )
 

@@ -51,3 +51,29 @@ def test_cli_describe_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert set(out) == set(FOLDERS)
     assert {"pgd", "apgd", "fgsm", "topk", "target_map"} <= {r["name"] for r in out["attacks"]}
+
+
+def test_cli_data_reports_missing_datasets_without_a_traceback(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("EXPLAINLAB_DATA", raising=False)
+    assert main(["data", "--data-dir", str(tmp_path), "--json", "--strict"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and not any(row["found"] for row in rows)
+
+
+def test_cli_missing_dataset_is_a_message_not_a_traceback(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("EXPLAINLAB_DATA", raising=False)
+    assert main(["data", "--load", "mnist", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "t10k-images-idx3-ubyte" in err and "Traceback" not in err
+
+
+def test_cli_loads_a_real_dataset(shared_data, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "--load", "mnist", "--data-dir", str(shared_data)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["n"] == 10_000 and row["histogram"][1] == 1135

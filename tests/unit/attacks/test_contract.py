@@ -86,6 +86,14 @@ def test_params_are_bounded(bad: dict) -> None:
         ATTACKS["pgd"].Params(**bad)
 
 
+def test_l2_eps_may_exceed_one_but_linf_may_not() -> None:
+    from pydantic import ValidationError
+
+    assert ATTACKS["pgd"].Params(eps=2.0, norm="l2").eps == 2.0
+    with pytest.raises(ValidationError, match="L-inf"):
+        ATTACKS["pgd"].Params(eps=2.0, norm="linf")
+
+
 def test_eps_accepts_fractions() -> None:
     assert ATTACKS["pgd"].Params(eps="8/255").eps == pytest.approx(8 / 255)
 
