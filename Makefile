@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps torchattacks==3.5.1   # dev-only cross-check, never a runtime dependency
 	touch $(STAMP)
 
+# two pytest workers on two cores: one torch thread each, and OpenMP threads that sleep instead of spinning
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	EXPLAINLAB_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

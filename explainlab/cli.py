@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,8 +18,9 @@ def families() -> dict[str, Any]:
     from explainlab.explain import EXPLAINERS
     from explainlab.metrics import METRICS
     from explainlab.nets import NETS
+    from explainlab.training import METHODS
 
-    return {"nets": NETS, "attacks": ATTACKS, "explainers": EXPLAINERS, "metrics": METRICS}
+    return {"nets": NETS, "attacks": ATTACKS, "explainers": EXPLAINERS, "metrics": METRICS, "methods": METHODS}
 
 
 def _describe(args: argparse.Namespace) -> int:
@@ -57,6 +59,50 @@ def _data(args: argparse.Namespace) -> int:
     return 0 if all(row.get("found") for row in rows) or not args.strict else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    import logging
+
+    from explainlab.training.config import load_config
+    from explainlab.training.loop import fit
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    overrides = list(args.set or [])
+    for flag in ("method", "dataset", "net", "data_dir"):
+        if getattr(args, flag):
+            overrides.append(f'{flag}="{getattr(args, flag)}"')
+    summary = fit(load_config(args.config, overrides), models_dir=args.models_dir)
+    if int(os.environ.get("RANK", "0")) == 0:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import logging
+
+    from explainlab.eval.benchmark import evaluate, settings_from_cli
+    from explainlab.zoo.listing import resolve_model_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    settings = settings_from_cli(quick=args.quick, n_eval=args.n_eval, n_attribution=args.n_attribution,
+                                 overrides=args.set or [])  # fmt: skip
+    report = evaluate(resolve_model_dir(args.model, args.models_dir), args.data_dir, settings, out=args.out)
+    sys.stdout.write(report.model_dump_json(indent=2) + "\n" if args.json else report.summary() + "\n")
+    return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from explainlab.zoo import format_listing, list_models, render_leaderboard, write_leaderboard
+
+    if args.zoo_command == "list":
+        rows = list_models(args.models_dir)
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n" if args.json else format_listing(rows))
+    elif args.write:
+        sys.stdout.write(f"wrote {write_leaderboard(args.models_dir)}\n")
+    else:
+        sys.stdout.write(render_leaderboard(args.models_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="explainlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +120,35 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--split", default="test", choices=["train", "test"], help="split for --load")
     data.add_argument("--download", action="store_true", help="with --load: fetch the official files if missing")
     data.set_defaults(func=_data)
+    train = sub.add_parser("train", help="train a model with any method (resumes an interrupted run)")
+    train.add_argument("--config", help="TOML run config (configs/*.toml)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. method_params.eps=0.3")
+    train.add_argument("--method", help="training method (registry key)")
+    train.add_argument("--dataset", help="mnist, fashion_mnist, cifar10")
+    train.add_argument("--net", help="architecture (registry key)")
+    train.add_argument("--data-dir", dest="data_dir", help="dataset root")
+    train.add_argument("--models-dir", default=None, help="also store the final model as <dir>/<id>/")
+    train.set_defaults(func=_train)
+    evaluate = sub.add_parser("evaluate", help="benchmark a stored model and write report.json beside its card")
+    evaluate.add_argument("model", help="stored model: a folder with card.json, or an id under --models-dir")
+    evaluate.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
+    evaluate.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
+    evaluate.add_argument("--n-eval", type=int, default=None, help="test images for attacks etc. (default 1000)")
+    evaluate.add_argument("--n-attribution", type=int, default=None, help="test images for RAR (default 500)")
+    evaluate.add_argument("--quick", action="store_true", help="smoke-test settings (recorded in the report)")
+    evaluate.add_argument("--set", action="append", metavar="KEY=VALUE", help="setting, e.g. rar.steps=20")
+    evaluate.add_argument("--out", default=None, help="report path (default: <model dir>/report.json)")
+    evaluate.add_argument("--json", action="store_true", help="print the whole report, not a summary")
+    evaluate.set_defaults(func=_evaluate)
+    zoo = sub.add_parser("zoo", help="list the stored models or render the leaderboard")
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
+    zoo_list = zoo_sub.add_parser("list", help="stored models with their headline numbers")
+    zoo_list.add_argument("--json", action="store_true")
+    zoo_board = zoo_sub.add_parser("leaderboard", help="markdown leaderboard from the cards and reports")
+    zoo_board.add_argument("--write", action="store_true", help="write <models-dir>/README.md instead of printing")
+    for command in (zoo_list, zoo_board):
+        command.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
+        command.set_defaults(func=_zoo)
     return parser
 
 

@@ -13,7 +13,8 @@ _configured = False
 def configure_runtime(threads: int | None = None) -> None:
     """Keep large buffers in glibc's heap (1.2-1.5x on torch CPU work) and pin the torch thread count.
 
-    Threads default to ``EXPLAINLAB_THREADS`` or 2 (environment.md: 1 thread is 1.4-1.8x slower, more thrash).
+    Threads default to ``EXPLAINLAB_THREADS`` or 2 (environment.md: 1 thread is 1.4-1.8x slower, more thrash),
+    divided among the processes torchrun starts on this machine.
     """
     global _configured
     if _configured:
@@ -26,5 +27,8 @@ def configure_runtime(threads: int | None = None) -> None:
         pass
     import torch
 
-    torch.set_num_threads(threads or int(os.environ.get("EXPLAINLAB_THREADS", "2")))
+    if threads is None:
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # torchrun: share the cores
+        threads = max(1, int(os.environ.get("EXPLAINLAB_THREADS", "2")) // local_processes)
+    torch.set_num_threads(threads)
     _configured = True

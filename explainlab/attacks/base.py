@@ -56,8 +56,19 @@ class Attack(Configured, ABC):
     def threat(self) -> ThreatStep:
         return threat_step(self.params.norm, self.params.eps)
 
-    def perturb(self, model: nn.Module, x: Tensor, y: Tensor | int, *, target: Tensor | int | None = None) -> Tensor:
-        """Adversarial examples for ``x`` (N, C, H, W) in [0, 1] with labels ``y``; ``target`` for targeted mode."""
+    def perturb(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor | int,
+        *,
+        target: Tensor | int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Adversarial examples for ``x`` (N, C, H, W) in [0, 1] with labels ``y``; ``target`` for targeted mode.
+
+        Randomness comes from ``generator`` when given (training: fresh starts every batch), else from ``seed``.
+        """
         check_images(x)
         if float(x.min()) < 0.0 or float(x.max()) > 1.0:
             raise ValueError("images must be in [0, 1]; normalization belongs inside the model (nets.Normalized)")
@@ -65,7 +76,8 @@ class Attack(Configured, ABC):
             raise IncompatibleError(f"{self.name} has no targeted mode")
         labels = as_target(y, x.shape[0], x.device)
         tgt = None if target is None else as_target(target, x.shape[0], x.device)
-        generator = torch.Generator(device=x.device).manual_seed(self.params.seed)
+        if generator is None:
+            generator = torch.Generator(device=x.device).manual_seed(self.params.seed)
         with torch.enable_grad():
             x_adv = self._perturb(model, x.detach(), labels, tgt, generator)
         return x_adv.detach()

@@ -11,8 +11,8 @@ from explainlab.attacks.threat import ThreatStep
 
 def _keep_better(best_x: Tensor, best_score: Tensor, x_new: Tensor, score: Tensor) -> None:
     better = score > best_score
-    best_x[better] = x_new[better]
-    best_score[better] = score[better]
+    best_x[better] = x_new[better].to(best_x.dtype)
+    best_score[better] = score[better].to(best_score.dtype)  # scores may be bf16 under autocast
 
 
 def iterate(

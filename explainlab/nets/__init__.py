@@ -30,6 +30,7 @@ def build_model(net: str, mean: Sequence[float], std: Sequence[float], **params:
 
 def cam_layer(model: nn.Module) -> nn.Module:
     """The layer Grad-CAM reads: the net's declared ``cam_layer``, else the last conv layer."""
+    model = getattr(model, "module", model)  # DistributedDataParallel
     net = model.net if isinstance(model, Normalized) else model
     declared = getattr(net, "cam_layer", None)
     if isinstance(declared, str):

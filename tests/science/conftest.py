@@ -13,14 +13,14 @@ from torch import nn
 
 from explainlab.data import load_dataset
 from explainlab.nets import build_model
-from explainlab.training import natural
+from explainlab.training import simple_fit
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "tests"
 MNIST_MEAN, MNIST_STD = [0.1307], [0.3081]
 
 
 def _recipe_key() -> str:
-    source = inspect.getsource(natural) + inspect.getsource(build_model)
+    source = inspect.getsource(simple_fit) + inspect.getsource(build_model)
     return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
@@ -41,7 +41,7 @@ def natural_mnist(shared_data: Path) -> nn.Module:
         train = load_dataset("mnist", "train", data_dir=shared_data)
         torch.manual_seed(0)
         model = build_model("small_cnn", MNIST_MEAN, MNIST_STD)
-        natural.train_natural(model, train.float_images(), train.labels, epochs=1, seed=0)
+        simple_fit.train_natural(model, train.float_images(), train.labels, epochs=1, seed=0)
         CACHE.mkdir(parents=True, exist_ok=True)
         save_file(model.state_dict(), weights)
     return model.eval()

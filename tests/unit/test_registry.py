@@ -12,7 +12,7 @@ import pytest
 from explainlab.cli import families, main
 
 FOLDERS = {"nets": "explainlab.nets", "attacks": "explainlab.attacks", "explainers": "explainlab.explain",
-           "metrics": "explainlab.metrics"}  # fmt: skip
+           "metrics": "explainlab.metrics", "methods": "explainlab.training"}  # fmt: skip
 
 
 @pytest.mark.parametrize("family", list(FOLDERS))

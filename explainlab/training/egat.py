@@ -1,0 +1,86 @@
+"""EGAT-lab: adversarial training with a Grad-CAM consistency constraint between clean and adversarial maps."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+from explainlab.nets import cam_layer
+from explainlab.training.base import AdversarialParams, LossParts, TrainingMethod, eval_mode, unwrap
+
+
+def gradcam_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """One forward pass: logits (N, K) and a differentiable, L2-normalized Grad-CAM map (N, h*w) for class y; the
+    map's double backward runs only through the layers after the Grad-CAM layer."""
+    captured: list[Tensor] = []
+    handle = cam_layer(model).register_forward_hook(lambda _m, _i, out: captured.append(out))
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    act = captured[0]  # (N, K, h, w)
+    score = logits.gather(1, y[:, None]).sum()
+    (grad,) = torch.autograd.grad(score, act, create_graph=True)
+    cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * act).sum(1))  # (N, h, w)
+    return logits, F.normalize(cam.flatten(1), dim=1, eps=1e-8)
+
+
+class EGAT(TrainingMethod):
+    """Explanation-guided adversarial training, lab version of Chen et al. 2026 (arXiv:2603.01938, whose exact
+    objective is unpublished; methods.md §5.1): x_adv = PGD(x, y); L = CE(f(x), y) + CE(f(x_adv), y) +
+    lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class; optional mixup of the clean pair and an
+    explanation-aware adversary that also ascends mu * (1 - cos(E(x), E(x')))."""
+
+    name = "egat"
+    title = "EGAT (lab version: AT + Grad-CAM consistency)"
+    citation = "Chen, Chen, Lin, Hong, Wu, Liao, Liu 2026, Explanation-Guided Adversarial Training, arXiv:2603.01938"
+
+    class Params(AdversarialParams):
+        explanation_weight: float = Field(1.0, ge=0.0, le=100.0, description="lambda_e on 1 - cos(E(x), E(x_adv))")
+        adversary_weight: float = Field(
+            0.0, ge=0.0, le=100.0, description="mu: the adversary also ascends the map dissimilarity (0 = CE-PGD)"
+        )
+        mixup_alpha: float = Field(0.0, ge=0.0, le=10.0, description="mixup Beta(a, a) on clean pairs (0 = off)")
+
+    params: Params
+
+    def _explanation_aware_adversary(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        p = self.params
+        model = unwrap(model)
+        with eval_mode(model), torch.enable_grad():
+            _, clean_map = gradcam_with_logits(model, x, y)
+            clean_map = clean_map.detach()
+            noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * 2 - 1
+            x_adv = (x + p.eps * noise).clamp(0, 1)
+            for _ in range(p.steps):
+                x_adv.requires_grad_(True)
+                logits, adv_map = gradcam_with_logits(model, x_adv, y)
+                dissimilarity = 1 - (adv_map * clean_map).sum(1)
+                objective = F.cross_entropy(logits, y, reduction="sum") + p.adversary_weight * dissimilarity.sum()
+                (grad,) = torch.autograd.grad(objective, x_adv)
+                x_adv = (x + (x_adv.detach() + p.step_size * grad.sign() - x).clamp(-p.eps, p.eps)).clamp(0, 1)
+        return x_adv.detach()
+
+    def loss(self, model: nn.Module, x: Tensor, y: Tensor) -> LossParts:
+        p = self.params
+        lam, y_a, y_b = 1.0, y, y
+        if p.mixup_alpha > 0:
+            lam = float(torch.distributions.Beta(p.mixup_alpha, p.mixup_alpha).sample())
+            perm = torch.randperm(len(x), generator=self.generator, device=x.device)
+            x, y_b = lam * x + (1 - lam) * x[perm], y[perm]
+            y = y_a if lam >= 0.5 else y_b  # the class Grad-CAM explains and the adversary attacks
+        if p.adversary_weight > 0:
+            x_adv = self._explanation_aware_adversary(model, x, y)
+        else:
+            x_adv = self.adversarial(model, x, y, p.eps, p.steps, p.step_size)
+        logits, maps = gradcam_with_logits(model, torch.cat([x, x_adv]), torch.cat([y, y]))
+        n = len(x)
+        clean_ce = lam * F.cross_entropy(logits[:n], y_a) + (1 - lam) * F.cross_entropy(logits[:n], y_b)
+        adv_ce = F.cross_entropy(logits[n:], y)
+        consistency = (1 - (maps[:n] * maps[n:]).sum(1)).mean()
+        total = clean_ce + adv_ce + p.explanation_weight * consistency
+        parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
+                 "cam_dissimilarity": float(consistency.detach())}  # fmt: skip
+        return LossParts(total, parts)

@@ -1,0 +1,152 @@
+"""Render the zoo leaderboard (``models/README.md``) from the stored models' cards and reports: one table per dataset.
+
+Generated text only; the numbers come from ``report.json`` files written by ``explainlab evaluate``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from explainlab.data.specs import DATASETS, canonical_name
+from explainlab.errors import UnknownNameError
+from explainlab.zoo.listing import default_models_dir, list_models
+
+README = "README.md"
+
+COLUMNS: list[tuple[str, str, str]] = [  # (headline key, header, format: "pct" or "num")
+    ("clean", "clean", "pct"),
+    ("pgd", "PGD", "pct"),
+    ("apgd_ce", "APGD-CE", "pct"),
+    ("apgd_dlr", "APGD-DLR", "pct"),
+    ("worst", "worst", "pct"),
+    ("topk_intersection", "top-k ∩", "pct"),
+    ("kendall", "Kendall τ", "num"),
+    ("gini", "Gini", "num"),
+    ("corruption_mean", "corruption mean", "pct"),
+]
+
+REGENERATE = (
+    "How to regenerate: `explainlab evaluate <id> --models-dir {root}` for each model (writes "
+    "`{root}/<id>/report.json`), then `explainlab zoo leaderboard --models-dir {root} --write`."
+)
+
+LEGEND = (
+    "Each cell is the number and, in parentheses, the count of test images it was measured on (n). clean: clean "
+    "accuracy; PGD, APGD-CE, APGD-DLR: robust accuracy (%) under L∞ attacks at the ε in the heading; worst: "
+    "per-image worst case over clean and the three attacks. top-k ∩ (%) and Kendall τ: similarity of IG maps before "
+    "and after RAR's top-k explanation attack (Chen et al. 2019), averaged over the originally-correct images "
+    "attacked (higher = more robust explanations). Gini: sparsity of IG maps (higher = more concise). corruption "
+    "mean: accuracy (%) averaged over 5 corruptions × 3 severities. Notes: `quick` = smoke-test settings; "
+    "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md."
+)
+
+
+def _cell(entry: dict[str, Any] | None, fmt: str) -> str:
+    if entry is None or entry.get("value") is None:
+        return "—"
+    value = float(entry["value"])
+    text = f"{100 * value:.1f}" if fmt == "pct" else f"{value:.3f}"
+    return f"{text} (n={entry['n']})" if entry.get("n") is not None else text
+
+
+def format_duration(seconds: float | None) -> str:
+    if not seconds:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _notes(row: dict[str, Any]) -> str:
+    if row.get("error"):
+        return "unreadable card (`explainlab zoo list` shows the error)"
+    if not row.get("has_report"):
+        return "no report"
+    notes = []
+    if row.get("quick"):
+        notes.append("quick")
+    overrides = {k: v for k, v in (row.get("rar_overrides") or {}).items() if k not in ("batch_size", "seed")}
+    if overrides and not row.get("rar_paper_settings"):
+        notes.append("RAR reduced: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
+    if row.get("warnings"):
+        notes.append("warnings: " + ", ".join(f"`{c}`" for c in row["warnings"]))
+    return "; ".join(notes)
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    head = row.get("headline") or {}
+    worst, clean = head.get("worst"), head.get("clean")
+    return (
+        not row.get("has_report"),
+        -(worst["value"] if worst else -1.0),
+        -(clean["value"] if clean else -1.0),
+        row["id"],
+    )
+
+
+def _dataset_title(name: str) -> str:
+    try:
+        return DATASETS[canonical_name(name)].title
+    except (UnknownNameError, KeyError):
+        return name
+
+
+def _heading(name: str, rows: list[dict[str, Any]]) -> str:
+    eps_values = sorted({r.get("eval_eps") or r["threat_model"]["eps"] for r in rows if "threat_model" in r} - {0.0})
+    eps = ", ".join(f"{e:.4g}" + (f" = {round(e * 255)}/255" if e < 0.1 else "") for e in eps_values)
+    return f"## {_dataset_title(name)}" + (f" (L∞, ε = {eps})" if eps else "")
+
+
+def _display_path(root: Path) -> str:
+    """``root`` relative to the working directory when it lies inside it (so a committed README has no tmp paths)."""
+    try:
+        return root.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return root.as_posix()
+
+
+def render_leaderboard(models_dir: str | Path | None = None) -> str:
+    """The leaderboard markdown for every stored model under ``models_dir``."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    rows = list_models(root)
+    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_dataset[row.get("dataset", "(unreadable cards)")].append(row)
+    lines = [
+        "# Model zoo leaderboard",
+        "",
+        "Generated from the stored models' `card.json` and `report.json` by `explainlab zoo leaderboard --write`; "
+        "do not edit by hand.",
+        "",
+        REGENERATE.format(root=_display_path(root)),
+        "",
+        LEGEND,
+        "",
+    ]
+    if not rows:
+        lines += ["No stored models yet.", ""]
+    header = ["model", "method", *[c[1] for c in COLUMNS], "train time", "notes"]
+    for dataset in sorted(by_dataset):
+        group = sorted(by_dataset[dataset], key=_sort_key)
+        lines += [_heading(dataset, group), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for row in group:
+            head = row.get("headline") or {}
+            cells = [f"`{row['id']}`", row.get("method", "—")]
+            cells += [_cell(head.get(key), fmt) for key, _, fmt in COLUMNS]
+            cells += [format_duration(row.get("train_seconds")), _notes(row)]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_leaderboard(models_dir: str | Path | None = None, path: str | Path | None = None) -> Path:
+    """Write the leaderboard to ``path`` (default ``<models_dir>/README.md``)."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    target = Path(path) if path is not None else root / README
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_leaderboard(root))
+    return target

@@ -1,0 +1,156 @@
+"""Scan a models directory: each stored model's id, card summary and the headline numbers of its report.
+
+A stored model is a sub-folder with ``card.json`` (and ``weights.safetensors``, ``report.json`` once evaluated).
+Reports are read as plain JSON so that older or partial reports still list; a missing number is ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from explainlab.errors import CheckpointError
+from explainlab.zoo.store import CARD, REPORT, read_card
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "EXPLAINLAB_MODELS"
+
+# headline key -> path into report.json of the block holding {"value", "n_eval"}
+HEADLINE_PATHS: dict[str, tuple[str, ...]] = {
+    "clean": ("clean_accuracy",),
+    "pgd": ("robust_accuracy", "pgd"),
+    "apgd_ce": ("robust_accuracy", "apgd_ce"),
+    "apgd_dlr": ("robust_accuracy", "apgd_dlr"),
+    "worst": ("robust_accuracy", "worst"),
+    "topk_intersection": ("attribution_robustness", "topk_intersection"),
+    "kendall": ("attribution_robustness", "kendall"),
+    "gini": ("gini",),
+    "corruption_mean": ("corruption_accuracy",),
+}
+
+
+def default_models_dir() -> Path:
+    """``$EXPLAINLAB_MODELS``, else ``models`` in the working directory (the shipped zoo in a checkout)."""
+    return Path(os.environ.get(ENV_VAR, "models"))
+
+
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def headline(report: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
+    """The leaderboard numbers of a report: key -> {"value", "n"} (None where the report lacks the number)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for key, path in HEADLINE_PATHS.items():
+        block = _dig(report, path)
+        if not isinstance(block, dict):
+            out[key] = None
+            continue
+        value = block.get("mean") if key == "corruption_mean" else block.get("value")
+        n = block.get("n_eval")
+        out[key] = None if value is None else {"value": value, "n": n}
+    return out
+
+
+def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
+    """Qualifiers a reader needs next to the numbers: quick run, reduced RAR settings, fired warnings."""
+    if report is None:
+        return {"quick": None, "rar_overrides": {}, "rar_paper_settings": None, "warnings": []}
+    attribution = report.get("attribution_robustness") or {}
+    return {
+        "quick": bool(_dig(report, ("evaluation", "quick"))),
+        "rar_overrides": attribution.get("overrides", {}),
+        "rar_paper_settings": attribution.get("paper_settings"),
+        "warnings": [w.get("code") for w in report.get("warnings", []) if isinstance(w, dict)],
+    }
+
+
+def _read_report(directory: Path) -> dict[str, Any] | None:
+    path = directory / REPORT
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        log.warning("%s: unreadable report: %s", path, error)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe_model(directory: str | Path) -> dict[str, Any]:
+    """One stored model as a JSON-ready row: card summary, report presence, headline numbers and notes."""
+    directory = Path(directory)
+    card = read_card(directory)
+    report = _read_report(directory)
+    return {
+        "id": card.id,
+        "title": card.title,
+        "dataset": card.dataset,
+        "net": card.net,
+        "method": card.method,
+        "threat_model": card.threat_model.model_dump(),
+        "eval_eps": _dig(report, ("robust_accuracy", "eps")),
+        "train_seconds": card.train_seconds,
+        "hardware": card.hardware,
+        "path": str(directory),
+        "has_report": report is not None,
+        "evaluated": _dig(report, ("evaluation", "created")),
+        "headline": headline(report),
+        **report_notes(report),
+    }
+
+
+def list_models(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every stored model under ``models_dir`` (sorted by id); a folder with a broken card lists with its error."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    if not root.is_dir():
+        return []
+    rows = []
+    for directory in sorted(p for p in root.iterdir() if (p / CARD).is_file()):
+        try:
+            rows.append(describe_model(directory))
+        except CheckpointError as error:
+            rows.append({"id": directory.name, "path": str(directory), "error": str(error)})
+    return rows
+
+
+def format_listing(rows: list[dict[str, Any]]) -> str:
+    """One terminal line per stored model: id, dataset, method, clean and worst-case robust accuracy with n."""
+    lines = []
+    for row in rows:
+        if row.get("error"):
+            lines.append(f"{row['id']:<44} error: {row['error']}")
+            continue
+        head = row["headline"]
+        numbers = "no report"
+        if row["has_report"]:
+            numbers = "  ".join(
+                f"{key} {head[key]['value']:.3f} (n={head[key]['n']})" for key in ("clean", "worst") if head[key]
+            )
+        lines.append(f"{row['id']:<44} {row['dataset']:<14} {row['method']:<12} {numbers}")
+    return "".join(line + "\n" for line in lines)
+
+
+def resolve_model_dir(model: str | Path, models_dir: str | Path | None = None) -> Path:
+    """A stored model's folder: a bare name is an id under ``models_dir`` first (then a folder of that name), anything
+    with a path separator is a folder with card.json."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    text = str(model)
+    bare = isinstance(model, str) and os.sep not in text and (os.altsep is None or os.altsep not in text)
+    candidates = [root / text, Path(text)] if bare else [Path(text)]
+    for candidate in candidates:
+        if (candidate / CARD).is_file():
+            return candidate
+    known = [row["id"] for row in list_models(root)]
+    raise CheckpointError(
+        f"no stored model {text!r}: neither an id in {root} nor a folder with {CARD}; "
+        f"known ids: {', '.join(known) or '(none)'}"
+    )

@@ -1,0 +1,74 @@
+"""Save and load stored models: safetensors weights + card.json; nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from explainlab.errors import CheckpointError
+from explainlab.nets import NETS, Normalized, build_model
+from explainlab.zoo.card import ModelCard
+
+WEIGHTS, CARD, REPORT = "weights.safetensors", "card.json", "report.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model(directory: str | Path, model: nn.Module, card: ModelCard) -> ModelCard:
+    """Write weights.safetensors and card.json (with the weights' sha256) into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS), metadata={"id": card.id})
+    card = card.model_copy(update={"weights_sha256": _sha256(out / WEIGHTS)})
+    (out / CARD).write_text(card.model_dump_json(indent=2) + "\n")
+    return card
+
+
+def read_card(directory: str | Path) -> ModelCard:
+    path = Path(directory) / CARD
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: no {CARD} (a checkpoint without a card is refused)")
+    try:
+        return ModelCard.model_validate_json(path.read_text())
+    except (ValidationError, ValueError) as error:
+        raise CheckpointError(f"{path}: invalid card: {error}") from None
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> tuple[Normalized, ModelCard]:
+    """Rebuild the model from its card and load the weights, checking hash, names and shapes."""
+    directory = Path(directory)
+    card = read_card(directory)
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{directory}: no {WEIGHTS}")
+    if card.weights_sha256 and _sha256(weights) != card.weights_sha256:
+        raise CheckpointError(f"{weights}: sha256 does not match the card")
+    if card.net not in NETS:
+        raise CheckpointError(f"{directory}: unknown net {card.net!r}; known: {NETS.names()}")
+    try:
+        model = build_model(card.net, card.mean, card.std, **card.net_params)
+        state = load_file(str(weights), device=str(device))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except (RuntimeError, ValueError, ValidationError) as error:
+        raise CheckpointError(f"{directory}: weights do not fit the card's net: {error}") from None
+    if missing or unexpected:
+        raise CheckpointError(f"{directory}: missing tensors {missing}, unexpected {unexpected}")
+    return model.to(device).eval(), card
+
+
+def read_report(directory: str | Path) -> dict | None:
+    path = Path(directory) / REPORT
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -1,0 +1,63 @@
+"""The leaderboard: one table per dataset, every number with its n, a regenerate line; CLI zoo list/leaderboard."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from explainlab.cli import main
+from explainlab.zoo import render_leaderboard, write_leaderboard
+from explainlab.zoo.leaderboard import format_duration
+
+
+def test_markdown_tables(zoo: SimpleNamespace) -> None:
+    text = render_leaderboard(zoo.models)
+    assert "How to regenerate" in text and "explainlab zoo leaderboard" in text
+    assert "## MNIST (L∞, ε = 0.3)" in text and "## CIFAR-10 (L∞, ε = 0.03137 = 8/255)" in text
+    mnist = text.split("## MNIST")[1].split("##")[0]
+    lines = [line for line in mnist.splitlines() if line.startswith("| `")]
+    assert [line.split("`")[1] for line in lines] == ["mnist-a", "mnist-b"]  # sorted by worst-case robustness
+    a, b = lines
+    for cell in ("98.1 (n=1000)", "91.2 (n=1000)", "90.2 (n=1000)", "89.2 (n=1000)", "88.2 (n=1000)",
+                 "61.2 (n=498)", "0.346 (n=498)", "0.778 (n=1000)", "86.4 (n=1000)", "12.6 min"):  # fmt: skip
+        assert cell in a, cell
+    assert "99.2 (n=100)" in b and "quick" in b and "RAR reduced: restarts=1, steps=5" in b and "`zero_gradient`" in b
+    header = next(line for line in mnist.splitlines() if line.startswith("| model"))
+    for column in ("clean", "PGD", "APGD-CE", "APGD-DLR", "top-k ∩", "Kendall", "Gini", "corruption mean",
+                   "train time"):  # fmt: skip
+        assert column in header
+    assert "no report" in text.split("## CIFAR-10")[1]
+    assert "unreadable card" in text
+
+
+def test_write_leaderboard(zoo: SimpleNamespace) -> None:
+    path = write_leaderboard(zoo.models)
+    assert path == zoo.models / "README.md" and path.read_text() == render_leaderboard(zoo.models)
+
+
+def test_empty_zoo(tmp_path) -> None:
+    assert "No stored models yet" in render_leaderboard(tmp_path)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "—"), (42, "42 s"), (754, "12.6 min"), (7200, "2.0 h")])
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_cli_zoo_list_json(zoo: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["zoo", "list", "--json", "--models-dir", str(zoo.models)]) == 0
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"broken", "cifar10-c", "mnist-a", "mnist-b"}
+    assert rows["mnist-a"]["headline"]["pgd"] == {"value": 0.9123, "n": 1000}
+    assert main(["zoo", "list", "--models-dir", str(zoo.models)]) == 0
+    assert "mnist-b" in capsys.readouterr().out
+
+
+def test_cli_zoo_leaderboard(zoo: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    assert main(["zoo", "leaderboard", "--models-dir", str(zoo.models)]) == 0
+    assert "mnist-a" in capsys.readouterr().out
+    monkeypatch.setenv("EXPLAINLAB_MODELS", str(zoo.models))
+    assert main(["zoo", "leaderboard", "--write"]) == 0
+    assert "README.md" in capsys.readouterr().out and (zoo.models / "README.md").is_file()
