@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from explainlab.explain.base import as_target, saliency_map
+from explainlab.nets.modes import eval_mode
 from explainlab.params import Configured, Params
 
 Category = Literal["similarity", "sparsity", "robustness", "faithfulness", "prediction"]
@@ -48,17 +47,6 @@ class Metric(Configured, ABC):
 def as_map(s: Tensor) -> Tensor:
     """Attributions (N, C, H, W) -> per-pixel maps (N, H, W); maps (N, H, W) or (N, D) pass through."""
     return saliency_map(s) if s.ndim == 4 else s
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode for the block (methods.md §1.7); each module's own flag is restored, requires_grad is untouched."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        yield model.eval()
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def explained_class(model: nn.Module, x: Tensor, target: Tensor | int | None) -> Tensor:

@@ -7,8 +7,7 @@ statistics untouched, methods.md §1.7) through ``eval_mode`` and compute the lo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -16,6 +15,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from explainlab.nets.modes import eval_mode
 from explainlab.params import Configured, FloatOrFraction, Params
 
 
@@ -43,18 +43,6 @@ def unwrap(model: nn.Module) -> nn.Module:
     """The plain module under a DistributedDataParallel wrapper (attacks must not run through DDP's hooks)."""
     inner = getattr(model, "module", model)
     return inner if isinstance(inner, nn.Module) else model
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put the model in eval mode for a block and restore every module's own flag afterwards."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 class TrainingMethod(Configured, ABC):
