@@ -10,9 +10,6 @@ from the registries' classes; this module only chooses settings, batches, times 
 from __future__ import annotations
 
 import logging
-import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +43,7 @@ from explainlab.eval.report import (
 from explainlab.explain.integrated_gradients import IntegratedGradients
 from explainlab.metrics.functional import gini
 from explainlab.params import FloatOrFraction, Params
+from explainlab.provenance import code_commit, hardware, resolve_device
 from explainlab.zoo.card import ModelCard
 from explainlab.zoo.store import REPORT, load_model
 
@@ -128,28 +126,6 @@ def settings_from_cli(
     counts = {k: v for k, v in {"n_eval": n_eval, "n_attribution": n_attribution}.items() if v is not None}
     data = apply_overrides({**base.model_dump(), **counts}, list(overrides))
     return EvalSettings(**data)
-
-
-def _device(choice: str) -> torch.device:
-    return torch.device("cuda" if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()) else "cpu")
-
-
-def hardware_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-
-
-def code_commit() -> str:
-    """Short commit of the checkout this package runs from ("" outside git)."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5,
-        )  # fmt: skip
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def threat_defaults(card: ModelCard, settings: EvalSettings) -> ThreatDefaults:
@@ -350,7 +326,7 @@ def benchmark(
     """
     s = settings or EvalSettings()
     start = time.perf_counter()
-    device = _device(s.device)
+    device = resolve_device(s.device)
     model = model.to(device).eval()
     if surrogate is not None:
         surrogate = surrogate.to(device).eval()
@@ -391,7 +367,7 @@ def benchmark(
         gini=gini_scores, corruption_accuracy=corruptions, checks=checks,
         warnings=to_warnings(checks, emit=emit_warnings), train_seconds=card.train_seconds, hardware=card.hardware,
         evaluation=EvaluationInfo(
-            hardware=hardware_description(device), torch_threads=torch.get_num_threads(),
+            hardware=hardware(device), torch_threads=torch.get_num_threads(),
             torch_version=torch.__version__, seconds=round(seconds, 2), commit=code_commit(),
             created=datetime.now(UTC).isoformat(timespec="seconds"), data_source=data_source,
             settings=s.model_dump(mode="json"), quick=s.quick,

@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -33,6 +30,7 @@ from torch import Tensor, nn
 from explainlab.data import get_spec, load_dataset
 from explainlab.errors import ExplainlabError, IncompatibleError
 from explainlab.nets import build_model
+from explainlab.provenance import code_commit, hardware, resolve_device
 from explainlab.training import distributed
 from explainlab.training.base import AdversarialParams
 from explainlab.training.config import TrainConfig
@@ -46,14 +44,6 @@ RESUME_IGNORES = frozenset({"out_dir", "checkpoint_every", "deviations", "proven
 
 class TrainingDiverged(ExplainlabError, FloatingPointError):
     """The loss became NaN or infinite (lower the learning rate, or check the method's parameters)."""
-
-
-def resolve_device(choice: str) -> torch.device:
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise IncompatibleError("device = 'cuda' but CUDA is not available here (use 'auto' or 'cpu')")
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda", distributed.local_rank() if distributed.is_distributed() else 0)
-    return torch.device("cpu")
 
 
 def net_params_for(config: TrainConfig) -> dict[str, Any]:
@@ -106,23 +96,6 @@ def global_batch(order: Tensor, in_epoch: int, batch_size: int) -> Tensor:
 def augment_generator(seed: int, step: int) -> torch.Generator:
     """The generator of step ``step``'s augmentation (drawn for the whole global batch, then split over ranks)."""
     return torch.Generator().manual_seed(seed * 7919 + step)
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def hardware(device: torch.device) -> str:
-    world = distributed.world_size()
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} x{world}"
-    cpu = platform.processor() or platform.machine()
-    procs = f" x{world} processes" if world > 1 else ""
-    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{procs}"
 
 
 class Progress:
@@ -439,7 +412,7 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
             method_params=method_cls.Params(**config.method_params).model_dump(),
             threat_model=ThreatModel(eps=float(target_eps) if target_eps is not None else 0.0),
             seed=config.seed, train_config=config.model_dump(), train_seconds=round(seconds, 1),
-            hardware=hardware(device), torch_version=torch.__version__, commit=git_commit(),
+            hardware=hardware(device, distributed.world_size()), torch_version=torch.__version__, commit=code_commit(),
             created=datetime.now(UTC).isoformat(timespec="seconds"), deviations=list(config.deviations),
         )  # fmt: skip
         save_model(run, model, card)
