@@ -1,10 +1,13 @@
-# Two commands: `make test` builds the environment from nothing and runs the suite; `make serve` (issue 4) starts the lab.
+# Two commands: `make serve` builds the environment from nothing and starts the lab on the shipped zoo
+# (http://127.0.0.1:8000); `make test` builds it and runs the whole suite (unit, science, API, browser).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format clean
+HTMX := static/vendor/htmx.min.js
+
+.PHONY: serve test test-fast lint format clean screenshots bench-serve
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +17,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps torchattacks==3.5.1   # dev-only cross-check, never a runtime dependency
 	touch $(STAMP)
 
+# htmx from the npm registry (package-lock.json pins it), served from static/vendor, never committed
+$(HTMX): package.json package-lock.json scripts/vendor_static.sh
+	bash scripts/vendor_static.sh
+
+serve: $(STAMP) $(HTMX)
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m explainlab serve
+
+# the README tour's screenshots, as the browser tests took them (run `make test` first)
+screenshots:
+	mkdir -p docs/screenshots
+	cp tests/e2e/screenshots/lab-attack-three-models.png tests/e2e/screenshots/lab-upload-explain.png \
+	   tests/e2e/screenshots/models.png tests/e2e/screenshots/leaderboard.png docs/screenshots/
+
+# latency and load against a server started by the benchmark itself on loopback
+bench-serve: $(STAMP) $(HTMX)
+	$(PY) bench/serve_latency.py
+	$(PY) bench/serve_load.py
+
 # two pytest workers on two cores: one torch thread each, and OpenMP threads that sleep instead of spinning
-test: $(STAMP)
+test: $(STAMP) $(HTMX)
 	$(PY) -m ruff check .
 	EXPLAINLAB_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -n 2 --dist loadgroup
 

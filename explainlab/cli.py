@@ -1,4 +1,4 @@
-"""The ``explainlab`` command line: describe the registries, check datasets (train/evaluate/serve come later)."""
+"""The ``explainlab`` command line: describe, data, train, evaluate, zoo, serve."""
 
 from __future__ import annotations
 
@@ -103,6 +103,24 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Start the web lab. The library never imports the web layer: uvicorn loads ``server.main`` by name."""
+    try:
+        import uvicorn
+    except ImportError:
+        sys.stderr.write('error: the web extra is not installed: pip install -e ".[web]" (or run make serve)\n')
+        return 2
+    for flag, variable in (("models_dir", "MODELS"), ("device", "DEVICE"), ("host", "HOST"), ("port", "PORT")):
+        value = getattr(args, flag)
+        if value is not None:
+            os.environ[f"EXPLAINLAB_{variable}"] = str(value)
+    host = os.environ.get("EXPLAINLAB_HOST", "127.0.0.1")
+    port = int(os.environ.get("EXPLAINLAB_PORT", "8000"))
+    sys.stderr.write(f"explainlab: serving the lab on http://{host}:{port} (API docs at /docs)\n")
+    uvicorn.run("server.main:create_app", factory=True, host=host, port=port, workers=1, log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="explainlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (zoo_list, zoo_board):
         command.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
         command.set_defaults(func=_zoo)
+    serve = sub.add_parser("serve", help="start the web lab (one process, one compute worker)")
+    serve.add_argument("--host", default=None, help="interface (default 127.0.0.1; $EXPLAINLAB_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000; $EXPLAINLAB_PORT)")
+    serve.add_argument("--models-dir", default=None, help="zoo folder (default: the shipped models/)")
+    serve.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default auto")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=_serve)
     return parser
 
 

@@ -34,5 +34,13 @@ class DataIntegrityError(ExplainlabError):
     """A dataset file whose checksum or header does not match."""
 
 
+class InvalidInputError(ExplainlabError, ValueError):
+    """Input from outside (an uploaded image, a request value) that is refused; ``field`` names what was wrong."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "invalid_input") -> None:
+        self.field, self.code = field, code  # code: invalid_input, too_large, unsupported_format, corrupt
+        super().__init__(message)
+
+
 class ExplainlabWarning(UserWarning):
     """Base of the soft problems the library reports (see docs/checks.md)."""

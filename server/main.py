@@ -1,0 +1,55 @@
+"""App factory: ``create_app(settings)``; the lifespan starts the compute worker, the zoo opens lazily."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from explainlab.provenance import resolve_device
+from explainlab.runtime import configure_runtime
+from server import errors
+from server.errors import ApiError
+from server.routes import api, pages
+from server.services import Lab
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    configure_runtime(settings.threads)
+    lab = Lab(settings, resolve_device(settings.device))
+    templates = Jinja2Templates(directory=str(settings.templates_dir))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lab.worker.start()
+        log.info("explainlab serving %s on %s", settings.models, lab.device)
+        yield
+        lab.worker.stop()
+
+    app = FastAPI(
+        title="explainlab",
+        summary="Do a model's explanations survive adversarial perturbation?",
+        description="Predictions, attribution maps and attacks on the models of the zoo; every error is "
+        '`{"error": {"code", "message", "field"}}` with a 4xx status for bad input.',
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.lab, app.state.templates, app.state.settings = lab, templates, settings
+    app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+
+    def render_page_error(request: Request, error: ApiError) -> HTMLResponse:
+        return templates.TemplateResponse(request, "fragments/error.html", {"error": error}, status_code=error.status)
+
+    errors.install(app, render_page_error)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

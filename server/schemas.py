@@ -1,0 +1,145 @@
+"""HTTP request and response models (OpenAPI at /docs). Method params stay plain dicts here: each method's own
+``Params`` validates them, so a new method needs no change in this file."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_BASE64_CHARS = 14_000_000  # ~10 MB of image bytes
+
+
+class ImageInput(BaseModel):
+    """Exactly one image source: base64 (or a data URL), a gallery id, or the input of a stored run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str | None = Field(None, max_length=MAX_BASE64_CHARS, description="base64 PNG/JPEG/WebP or a data URL")
+    gallery: str | None = Field(None, max_length=64, description="id of a gallery image, e.g. 'mnist-3' (GET /gallery)")
+    run: str | None = Field(None, max_length=16, description="reuse the input image of a stored run (its run_id)")
+    invert: Literal["auto", "yes", "no"] = Field(
+        "auto", description="grayscale models: invert dark-on-light images (auto: when the border is bright)"
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one_source(self) -> Self:
+        given = [name for name in ("image", "gallery", "run") if getattr(self, name)]
+        if len(given) > 1:  # none is checked with the upload (multipart), which is not a field here
+            raise ValueError(f"give exactly one image source: an upload, image (base64), gallery or run; got {given}")
+        return self
+
+
+class ExplainRequest(ImageInput):
+    models: list[str] = Field(..., min_length=1, description="model ids (GET /models)")
+    method: str = Field("integrated_gradients", description="attribution method (GET /methods)")
+    method_params: dict[str, Any] = Field(default_factory=dict, description="its params, e.g. {'steps': 50}")
+    target: int | None = Field(None, ge=0, le=9999, description="class to explain (default: the predicted class)")
+    raw: bool = Field(False, description="also return the raw attribution and saliency arrays")
+
+
+class AttackRequest(ExplainRequest):
+    attack: str = Field("pgd", description="prediction or explanation attack (GET /methods)")
+    attack_params: dict[str, Any] = Field(default_factory=dict, description="its params, e.g. {'eps': 0.3}")
+    transfer_from: str | None = Field(None, description="craft on this model, evaluate the same input on all")
+    k: int | None = Field(None, ge=1, le=100_000, description="top-k of the similarity (default 10 % of the pixels)")
+
+
+class ClassProbability(BaseModel):
+    label: int
+    class_name: str
+    probability: float
+
+
+class PredictionOut(BaseModel):
+    label: int
+    class_name: str
+    confidence: float
+    probabilities: list[ClassProbability]
+
+
+class MapOut(BaseModel):
+    png: str = Field(..., description="the saliency map as a PNG data URL (row colour scale)")
+    target: int
+    target_name: str
+    vmax: float = Field(..., description="saliency value shown as the brightest colour (shared within a row)")
+    attribution: list | None = Field(None, description="raw attribution (C, H, W) when raw=true")
+    saliency: list[list[float]] | None = Field(None, description="raw saliency (H, W) when raw=true")
+
+
+class ViewOut(BaseModel):
+    prediction: PredictionOut
+    map: MapOut
+
+
+class SimilarityOut(BaseModel):
+    k: int
+    topk_intersection: float
+    spearman: float
+    ssim: float
+
+
+class VerdictOut(BaseModel):
+    code: str
+    severity: Literal["good", "warn", "bad"]
+    text: str
+
+
+class ExplainRow(BaseModel):
+    model: str
+    title: str
+    dataset: str
+    input_png: str = Field(..., description="what the model sees, as a PNG data URL")
+    view: ViewOut
+    compute_ms: float
+
+
+class AttackRow(BaseModel):
+    model: str
+    title: str
+    dataset: str
+    crafted_on: str
+    input_png: str
+    adversarial_png: str
+    perturbation_png: str = Field(..., description="|delta| per pixel (max over channels) / eps, heat colours")
+    before: ViewOut
+    after: ViewOut
+    similarity: SimilarityOut
+    linf: float
+    l2: float
+    verdicts: list[VerdictOut]
+    compute_ms: float
+
+
+class RunOut(BaseModel):
+    run_id: str = Field(..., description="content hash of image + models + methods + params + seed")
+    permalink: str
+    method: str
+    method_params: dict[str, Any]
+    legend_png: str
+    cached: bool
+    total_ms: float
+
+
+class ExplainResponse(RunOut):
+    kind: Literal["explain"] = "explain"
+    rows: list[ExplainRow]
+
+
+class AttackResponse(RunOut):
+    kind: Literal["attack"] = "attack"
+    attack: str
+    attack_kind: Literal["prediction", "explanation"]
+    attack_params: dict[str, Any]
+    transfer_from: str | None
+    rows: list[AttackRow]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

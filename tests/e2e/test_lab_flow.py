@@ -1,0 +1,132 @@
+"""Click through the real lab in headless Chromium: gallery, three-model attack, ε slider, permalink, export, upload.
+
+Screenshots go to tests/e2e/screenshots/ (gitignored); `make screenshots` copies the tour's into docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.api import images
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+ROW = "#result-grid tr.model-row"
+
+
+def run_id(page: Page) -> str:
+    return page.locator("#result-grid").get_attribute("data-run") or ""
+
+
+def test_three_model_attack_slider_permalink_export(page: Page, lab_url: str, shots: Path, tmp_path: Path) -> None:
+    page.goto(lab_url + "/")
+    expect(page.locator("h2")).to_contain_text("Pick an image")
+    checked = page.locator('input[name="models"]:checked')
+    expect(checked).to_have_count(3)  # the default comparison: natural vs pgd_at vs egat (or the next model)
+    page.locator('label.thumb[title^="mnist-"]').nth(7).click()
+    expect(page.locator("#attack")).to_have_value("pgd")
+    expect(page.locator("#method")).to_have_value("integrated_gradients")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator(ROW)).to_have_count(3, timeout=60_000)
+    first = run_id(page)
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    assert page.url.endswith(f"/runs/{first}")  # htmx pushed the permalink
+    rows = page.locator(ROW)
+    for i in range(3):
+        row = rows.nth(i)
+        expect(row.locator("img.cell")).to_have_count(5)
+        expect(row.locator(".metric-topk")).to_have_text(re.compile(r"^\d+ %$"))
+        expect(row.locator(".badge").first).to_be_visible()
+    page.screenshot(path=str(shots / "lab-attack-three-models.png"), full_page=True)
+
+    # the robust models keep their label at eps 0.3 far more often than the natural one: the natural row flips
+    natural = page.locator(f'{ROW}[data-model*="natural"]')
+    if natural.count():
+        expect(natural.locator('[data-code="prediction_flipped"]')).to_have_count(1)
+
+    # move the epsilon slider: a new run replaces the grid after the debounce
+    slider = page.locator("#eps-slider")
+    slider.focus()
+    for _ in range(12):
+        slider.press("ArrowLeft")
+    expect(page.locator("#eps-value")).not_to_have_text("0.300")
+    expect(page.locator("#result-grid")).not_to_have_attribute("data-run", first, timeout=60_000)
+    second = run_id(page)
+    eps_shown = float(page.locator("#eps-value").inner_text())
+    expect(page.locator("#result-grid h2")).to_contain_text(f"ε {eps_shown:.4g}"[:5])
+    page.screenshot(path=str(shots / "lab-after-slider.png"), full_page=True)
+
+    # open the permalink of the first run: the same grid, from the store
+    page.goto(f"{lab_url}/runs/{first}")
+    expect(page.locator(ROW)).to_have_count(3)
+    assert run_id(page) == first
+
+    # export the grid as PNG and the numbers as JSON
+    with page.expect_download() as download:
+        page.locator("#export-png").click()
+    png = tmp_path / "grid.png"
+    download.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as download:
+        page.locator("#export-json").click()
+    exported = tmp_path / "run.json"
+    download.value.save_as(exported)
+    record = json.loads(exported.read_text())
+    assert record["response"]["run_id"] == first and len(record["response"]["rows"]) == 3
+    assert second != first
+
+
+def test_upload_explain_only(page: Page, lab_url: str, shots: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "digit-on-paper.png"
+    picture.write_bytes(images.encoded("PNG", (300, 300)))  # a dark ring on a light page, any size
+    page.goto(lab_url + "/")
+    page.locator("#upload").set_input_files(str(picture))
+    expect(page.locator('input[name="source"][value="upload"]')).to_be_checked()
+    page.locator("#attack").select_option("none")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator(ROW)).to_have_count(3, timeout=60_000)
+    expect(page.locator("#result-grid")).to_have_attribute("data-kind", "explain")
+    page.screenshot(path=str(shots / "lab-upload-explain.png"), full_page=True)
+
+
+def test_bad_upload_shows_the_error(page: Page, lab_url: str, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    page.goto(lab_url + "/")
+    page.locator("#upload").set_input_files(str(text))
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator(".error-box")).to_contain_text("PNG, JPEG or WebP", timeout=30_000)
+
+
+def test_method_select_swaps_params(page: Page, lab_url: str) -> None:
+    page.goto(lab_url + "/")
+    page.locator("#method").select_option("smoothgrad")
+    expect(page.locator('#method-params input[name="mp.samples"]')).to_have_count(1)
+    page.locator("#attack").select_option("topk")
+    expect(page.locator('#attack-params input[name="ap.k"]')).to_have_count(1)
+
+
+def test_works_without_javascript(browser, lab_url: str, shots: Path) -> None:
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.goto(lab_url + "/")
+    page.get_by_role("button", name="Run").click()  # the form posts; the answer redirects to the permalink
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}$"), timeout=60_000)
+    expect(page.locator(ROW)).to_have_count(3)
+    context.close()
+
+
+def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> None:
+    page.goto(lab_url + "/models")
+    expect(page.locator("article.card").first).to_be_visible()
+    page.screenshot(path=str(shots / "models.png"), full_page=True)
+    page.locator("article.card h3 a").first.click()
+    expect(page.locator("h2").first).to_have_text("Robustness")
+    page.goto(lab_url + "/leaderboard")
+    expect(page.locator("table.board").first).to_be_visible()
+    page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
