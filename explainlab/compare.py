@@ -112,6 +112,10 @@ def similarity(before: Tensor, after: Tensor, k: int | None = None) -> Similarit
     )
 
 
+def _pct(share: float) -> str:
+    return f"{share * 100:.0f} %"
+
+
 def verdicts(before: View, after: View, sim: Similarity, attack_kind: str, class_names: list[str]) -> list[Verdict]:
     """Plain-language findings: did the prediction flip, how much of the explanation moved."""
     name = lambda label: class_names[label] if 0 <= label < len(class_names) else str(label)  # noqa: E731
@@ -124,15 +128,15 @@ def verdicts(before: View, after: View, sim: Similarity, attack_kind: str, class
             Verdict(
                 "prediction_kept",
                 "good" if attack_kind == "prediction" else "warn",
-                f"prediction kept: {name(b.label)} ({b.confidence:.0%} → {a.confidence:.0%})",
+                f"prediction kept: {name(b.label)} ({_pct(b.confidence)} → {_pct(a.confidence)})",
             )
         )
     moved = 1.0 - sim.topk_intersection
     severity = "bad" if moved >= MOVED_BAD else "warn" if moved >= MOVED_WARN else "good"
     text = (
-        f"explanation moved {moved:.0%} of its top-{sim.k} pixels"
+        f"explanation moved {_pct(moved)} of its top-{sim.k} pixels"
         if moved >= MOVED_WARN
-        else f"explanation stable: {sim.topk_intersection:.0%} of its top-{sim.k} pixels stayed"
+        else f"explanation stable: {_pct(sim.topk_intersection)} of its top-{sim.k} pixels stayed"
     )
     out.append(Verdict("explanation_moved" if moved >= MOVED_WARN else "explanation_stable", severity, text))
     if attack_kind == "explanation" and a.label == b.label and moved >= MOVED_WARN:

@@ -110,7 +110,10 @@ class Lab:
         self.settings, self.device = settings, device
         self.zoo = Zoo(settings.models, device, settings.model_cache)
         self.worker = ComputeWorker(
-            queue_depth=settings.queue_depth, max_batch=settings.max_batch, threads=settings.threads
+            queue_depth=settings.queue_depth,
+            max_batch=settings.max_batch,
+            threads=settings.threads,
+            inline=settings.compute == "inline",
         )
         self.results = LRU(settings.result_cache)
         self.runs = RunStore(settings.runs_dir, settings.stored_runs)

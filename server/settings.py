@@ -36,6 +36,11 @@ class Settings(BaseModel):
     stored_runs: int = Field(2000, ge=1, description="runs kept on disk for permalinks (oldest removed)")
     queue_depth: int = Field(256, ge=1, description="jobs waiting for the compute worker before 503")
     max_batch: int = Field(32, ge=1, le=1024, description="cheap jobs of concurrent requests run as one batch")
+    compute: Literal["worker", "inline"] = Field(
+        "worker",
+        description="worker: one thread owns torch (default); inline: the naive baseline, torch in each "
+        "request thread (for bench/serve_load.py only)",
+    )
     request_timeout_s: float = Field(120.0, gt=0, description="a request waiting longer answers 503")
 
     @classmethod

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,11 @@ class Job:
 class ComputeWorker:
     """A single thread draining a job queue, batching jobs that share a key."""
 
-    def __init__(self, *, queue_depth: int = 256, max_batch: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self, *, queue_depth: int = 256, max_batch: int = 32, threads: int | None = None, inline: bool = False
+    ) -> None:
         self.queue_depth, self.max_batch, self.threads = queue_depth, max_batch, threads
+        self.inline = inline  # the naive baseline for bench/serve_load.py: torch in the request threads
         self._jobs: deque[Job] = deque()
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -79,6 +83,8 @@ class ComputeWorker:
 
     async def run(self, run: Callable[..., list[Any]], payload: Any, batch_key: Hashable | None = None) -> Any:
         """Submit and await the result (exceptions from the job are re-raised here)."""
+        if self.inline:
+            return (await run_in_threadpool(run, payload))[0]
         return await asyncio.wrap_future(self.submit(run, payload, batch_key))
 
     def _take(self) -> list[Job] | None:
