@@ -27,13 +27,15 @@ if [[ ! -f node_modules/.package-lock.json ]]; then
     stale="node_modules is missing"
 elif [[ package-lock.json -nt node_modules/.package-lock.json || package.json -nt node_modules/.package-lock.json ]]; then
     stale="package-lock.json changed since the last install"
+elif [[ ! -f node_modules/swagger-ui-dist/package.json ]]; then
+    stale="swagger-ui-dist is not installed"
 elif [[ "$(installed_version)" != "$(locked_version)" ]]; then
     stale="installed htmx.org $(installed_version) is not the locked $(locked_version)"
 fi
 
 if [[ -n "$stale" ]]; then
     echo "vendor_static.sh: $stale; running npm ci"
-    npm ci --no-audit --no-fund
+    npm ci --no-audit --no-fund --ignore-scripts
 else
     echo "vendor_static.sh: node_modules is up to date (htmx.org $(installed_version))"
 fi
@@ -48,3 +50,15 @@ tmp="static/vendor/.htmx.min.js.$$"
 cp "$src" "$tmp"
 mv -f "$tmp" static/vendor/htmx.min.js
 echo "vendor_static.sh: static/vendor/htmx.min.js <- htmx.org $(installed_version) ($(wc -c <static/vendor/htmx.min.js) bytes)"
+
+# Swagger UI for the API docs at /docs (served from here: the browser under test, and many users, have no CDN)
+for name in swagger-ui-bundle.js swagger-ui.css; do
+    src="node_modules/swagger-ui-dist/$name"
+    if [[ ! -s "$src" ]]; then
+        echo "vendor_static.sh: $src is missing after install" >&2
+        exit 1
+    fi
+    cp "$src" "static/vendor/.$name.$$"
+    mv -f "static/vendor/.$name.$$" "static/vendor/$name"
+done
+echo "vendor_static.sh: static/vendor/swagger-ui-bundle.js, swagger-ui.css <- swagger-ui-dist"

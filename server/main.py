@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -42,12 +43,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         '`{"error": {"code", "message", "field"}}` with a 4xx status for bad input.',
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from static/vendor: no CDN
+        redoc_url=None,
     )
     app.state.lab, app.state.templates, app.state.settings = lab, templates, settings
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
 
     def render_page_error(request: Request, error: ApiError) -> HTMLResponse:
         return templates.TemplateResponse(request, "fragments/error.html", {"error": error}, status_code=error.status)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="explainlab API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
     errors.install(app, render_page_error)
     app.include_router(api.router)

@@ -191,7 +191,7 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
 async def leaderboard(request: Request) -> HTMLResponse:
     rows = [r for r in _lab(request).zoo.rows() if not r.get("error")]
     by_dataset: dict[str, list[dict]] = {}
-    for row in rows:
+    for row in sorted(rows, key=_method_rank):
         by_dataset.setdefault(row["dataset"], []).append(row)
     return _page(request, "leaderboard.html", {"datasets": by_dataset})
 

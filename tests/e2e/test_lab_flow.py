@@ -130,3 +130,9 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     page.goto(lab_url + "/leaderboard")
     expect(page.locator("table.board").first).to_be_visible()
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
+
+
+def test_api_docs_render_offline(page: Page, lab_url: str) -> None:
+    page.goto(lab_url + "/docs")  # Swagger UI from static/vendor: the browser under test has no internet
+    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/explain").first).to_be_visible(timeout=30_000)
+    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/attack").first).to_be_visible()
