@@ -136,3 +136,22 @@ def test_api_docs_render_offline(page: Page, lab_url: str) -> None:
     page.goto(lab_url + "/docs")  # Swagger UI from static/vendor: the browser under test has no internet
     expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/explain").first).to_be_visible(timeout=30_000)
     expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/attack").first).to_be_visible()
+
+
+def test_draw_a_digit(page: Page, lab_url: str, shots: Path) -> None:
+    page.goto(lab_url + "/")
+    box = page.locator("#canvas").bounding_box()
+    assert box is not None
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 0.5 * w, y0 + 0.15 * h)  # a "1": one vertical stroke
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x0 + 0.5 * w, y0 + (0.15 + 0.07 * step) * h)
+    page.mouse.up()
+    expect(page.locator('input[name="source"][value="draw"]')).to_be_checked()
+    assert page.locator("#drawing").input_value().startswith("data:image/png;base64,")
+    page.locator("#attack").select_option("none")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator(ROW)).to_have_count(3, timeout=60_000)
+    predicted = page.locator(f"{ROW} .pred-top b").all_inner_texts()
+    assert predicted.count("1") >= 2, predicted  # a drawn stroke reads as a one for most models
