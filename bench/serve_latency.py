@@ -27,6 +27,7 @@ Exit status: 0 when everything was measured (targets are reported PASS/FAIL; ``-
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import math
 import sys
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         wall_s = time.perf_counter() - start
         server_log = srv.log_tail() if srv.started else ""
 
+    say = functools.partial(print, file=sys.stderr if args.json == "-" else sys.stdout)  # '-': JSON alone on stdout
     e, a = explain["latency_ms"], attack["latency_ms"]
     checks = {
         "explain_median": e["p50"] <= EXPLAIN_TARGET_MS if not math.isnan(e["p50"]) else False,
@@ -235,21 +237,21 @@ def main(argv: list[str] | None = None) -> int:
         row(f"bad: {b['name']} max ms", b["max_ms"], BAD_INPUT_TARGET_MS, b["pass"], note)
     rows.append(["/healthz after bad input", "ok" if serving_after else "DOWN", "ok", "-", verdict(serving_after), ""])
 
-    print(f"\nserve_latency: {srv.url}, {health.get('device')}, {health.get('torch_threads')} torch threads, "
+    say(f"\nserve_latency: {srv.url}, {health.get('device')}, {health.get('torch_threads')} torch threads, "
           f"{serving.hardware(health)['cpu_count']} CPUs, {wall_s:.0f} s")  # fmt: skip
-    print(serving.table(["measure", "measured", "target", "ratio", "verdict", "note"], rows,
+    say(serving.table(["measure", "measured", "target", "ratio", "verdict", "note"], rows,
                         right=[False, True, True, True, False, False]))  # fmt: skip
     cached = explain["cached"] + attack["cached"]
     failed = len(explain["failed"]) + len(attack["failed"])
-    print(f"\ncached responses: {cached} (must be 0); failed valid requests: {failed}")
+    say(f"\ncached responses: {cached} (must be 0); failed valid requests: {failed}")
     if explain["failed"] or attack["failed"]:
         for f in (explain["failed"] + attack["failed"])[:5]:
-            print(f"  failed: {f}")
+            say(f"  failed: {f}")
     all_pass = all(checks.values())
     missed = ", ".join(k for k, v in checks.items() if not v) or "all met"
-    print(f"acceptance: {'PASS' if all_pass else 'FAIL'} ({missed})")
+    say(f"acceptance: {'PASS' if all_pass else 'FAIL'} ({missed})")
     if not serving_after and server_log:
-        print("server log tail:\n" + server_log)
+        say("server log tail:\n" + server_log)
 
     if args.json:
         serving.write_json(args.json, {

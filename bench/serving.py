@@ -21,7 +21,6 @@ import math
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from typing import Any
 import httpx
 import numpy as np
 from PIL import Image
+
+from server.launch import spawn, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 GALLERY = REPO / "static" / "gallery"
@@ -226,28 +227,6 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, process: subprocess.Popen | None, log: Path | None, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(url + "/healthz", timeout=5, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the server at {url} did not answer /healthz within {timeout:.0f} s")
-        time.sleep(0.25)
-
-
 @contextmanager
 def server(
     url: str | None = None,
@@ -265,33 +244,17 @@ def server(
         yield Server(url, started=False, env={})
         return
     with tempfile.TemporaryDirectory(prefix="explainlab-bench-") as tmp:
-        port = free_port()
         settings = {
             "EXPLAINLAB_HOST": "127.0.0.1",
-            "EXPLAINLAB_PORT": str(port),
             "EXPLAINLAB_RUNS_DIR": str(Path(tmp) / "runs"),
             "EXPLAINLAB_THREADS": str(threads),
             "EXPLAINLAB_COMPUTE": compute,
             **(env or {}),
         }
-        full_env = {**os.environ, **settings}
-        full_env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         log = Path(tmp) / "server.log"
-        command = [sys.executable, "-m", "explainlab", "serve", "--port", str(port), "--log-level", "warning"]
-        with open(log, "w") as out:
-            process = subprocess.Popen(command, cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        shown = {k: v for k, v in full_env.items() if k.startswith("EXPLAINLAB_") or k == "OMP_WAIT_POLICY"}
-        try:
-            wait_healthy(base, process, log, startup_timeout)
+        shown = {**settings, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        with spawn(settings, log, startup_timeout) as base:
             yield Server(base, started=True, env=shown, log=log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
 
 
 def client(url: str, timeout: float = CLIENT_TIMEOUT_S) -> httpx.Client:

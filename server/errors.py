@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,8 +39,12 @@ def _loc(loc: tuple[Any, ...] | list[Any], prefix: str | None = None) -> str | N
 def validation_error(error: ValidationError | RequestValidationError, prefix: str | None = None) -> ApiError:
     """The first problem of a pydantic error, with its field path and pydantic's message (which states the bound)."""
     first = error.errors()[0]
-    field = _loc(first.get("loc", ()), prefix)
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    loc = tuple(first.get("loc", ()))
+    named = re.match(r"^([a-z_]+): ", message)  # a model-level check that names its field ("eps: ...")
+    if not loc and named:
+        loc, message = (named.group(1),), message[named.end() :]
+    field = _loc(loc, prefix)
     if first.get("type") == "extra_forbidden":
         message = "unknown parameter"
         if prefix and hasattr(error, "title"):

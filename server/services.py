@@ -153,8 +153,9 @@ class Lab:
             raise ApiError(422, "invalid_parameter", "models: each model id at most once", "models")
         return [self.zoo.card(model_id) for model_id in ids]
 
-    def check_cost(self, passes_per_model: int, n_models: int) -> None:
-        total = passes_per_model * n_models
+    def check_cost(self, n_models: int, method_passes: int, attack_passes: int = 0) -> None:
+        """Refuse a request whose estimated forward/backward passes exceed the server's budget (never a hang)."""
+        total = (attack_passes + method_passes) * n_models
         if total > self.settings.max_gradient_evals:
             raise ApiError(
                 422,
@@ -162,7 +163,7 @@ class Lab:
                 f"this request needs about {total:,} forward/backward passes; the server's limit is "
                 f"{self.settings.max_gradient_evals:,} (EXPLAINLAB_MAX_GRADIENT_EVALS): lower steps, restarts or "
                 "samples, or use fewer models",
-                "attack_params" if n_models and passes_per_model > 1000 else "method_params",
+                "attack_params" if attack_passes > method_passes else "method_params",
             )
 
     async def inputs(self, source: Source, cards: list[ModelCard], invert: str) -> list[Tensor]:
@@ -184,7 +185,7 @@ class Lab:
         start = time.perf_counter()
         explainer: Explainer = build(EXPLAINERS, req.method, req.method_params, "method")
         cards = self.check_models(req.models)
-        self.check_cost(explainer_passes(explainer, cards[0].input_size), len(cards))
+        self.check_cost(len(cards), explainer_passes(explainer, cards[0].input_size))
         source = await self.source(req, upload)
         params = explainer.params.model_dump(mode="json")
         key = content_key("explain", _image_key(source.image), req.models, req.method, params, req.target, req.invert)
@@ -257,7 +258,7 @@ class Lab:
                     422, "incompatible", "transfer_from: every model must take the same input size", "transfer_from"
                 )
         size = cards[0].input_size
-        self.check_cost(attack_passes(attacker, size) + 2 * explainer_passes(explainer, size), len(cards))
+        self.check_cost(len(cards), 2 * explainer_passes(explainer, size), attack_passes(attacker, size))
         source = await self.source(req, upload)
         attack_params = attacker.params.model_dump(mode="json")
         method_params = explainer.params.model_dump(mode="json")

@@ -84,7 +84,10 @@ class ComputeWorker:
     async def run(self, run: Callable[..., list[Any]], payload: Any, batch_key: Hashable | None = None) -> Any:
         """Submit and await the result (exceptions from the job are re-raised here)."""
         if self.inline:
-            return (await run_in_threadpool(run, payload))[0]
+            result = (await run_in_threadpool(run, payload))[0]
+            self.jobs_run += 1
+            self.batches_run += 1
+            return result
         return await asyncio.wrap_future(self.submit(run, payload, batch_key))
 
     def _take(self) -> list[Job] | None:

@@ -31,7 +31,7 @@ class AttackParams(Params):
     @model_validator(mode="after")
     def _linf_eps_in_pixel_range(self) -> Self:
         if self.norm == "linf" and self.eps > 1.0:
-            raise ValueError(f"an L-inf eps is a pixel difference and must be <= 1, got {self.eps}")
+            raise ValueError(f"eps: an L-inf eps is a pixel difference and must be <= 1, got {self.eps}")
         return self
 
 

@@ -188,6 +188,8 @@ async def healthz(request: Request) -> dict[str, Any]:
         "status": "ok",
         "version": __version__,
         "device": str(lab.device),
+        "compute": lab.settings.compute,
+        "max_batch": lab.settings.max_batch,
         "torch_threads": torch.get_num_threads(),
         "models": len(lab.zoo.ids()),
         "queue": lab.worker.pending,

@@ -72,7 +72,7 @@ def test_bad_explain_fields(client: httpx.Client, ids: list[str], patch, field, 
 @pytest.mark.parametrize(
     ("patch", "field", "words"),
     [
-        ({"attack_params": {"eps": 1.5}}, "attack_params", ["<= 1"]),
+        ({"attack_params": {"eps": 1.5}}, "attack_params.eps", ["<= 1"]),
         ({"attack_params": {"eps": -0.1}}, "attack_params.eps", ["greater than 0"]),
         ({"attack_params": {"steps": 10**9}}, "attack_params.steps", ["1000"]),
         ({"attack": "nuke"}, "attack", ["pgd", "topk"]),
@@ -80,7 +80,7 @@ def test_bad_explain_fields(client: httpx.Client, ids: list[str], patch, field, 
         ({"transfer_from": "tiny-egat", "models": ["tiny-natural"]}, "transfer_from", ["one of the models"]),
         (
             {"attack": "topk", "attack_params": {"steps": 2000, "restarts": 10, "explainer": "integrated_gradients"}},
-            None,
+            "attack_params",
             ["limit"],
         ),
     ],
