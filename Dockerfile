@@ -52,7 +52,8 @@ RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin explainlab \
 
 # The package is installed (not editable), so the server's default paths would point into site-packages:
 # point them at the copies in /app.
-ENV EXPLAINLAB_HOST=0.0.0.0 \
+ENV OMP_WAIT_POLICY=PASSIVE \
+    EXPLAINLAB_HOST=0.0.0.0 \
     EXPLAINLAB_PORT=8000 \
     EXPLAINLAB_MODELS=/app/models \
     EXPLAINLAB_TEMPLATES_DIR=/app/templates \

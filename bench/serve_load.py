@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10, help="sequential warm-up requests (then one burst)")
     parser.add_argument("--threads", type=int, default=2, help="EXPLAINLAB_THREADS of the servers started here")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON ('-': stdout)")
+    parser.add_argument(
+        "--method", default="integrated_gradients", help="attribution method (saliency: the micro-batching case)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args(argv)
     if min(args.clients, args.n_seq, args.n_conc, args.rounds, args.threads) < 1 or args.warmup < 0:
@@ -68,16 +71,16 @@ def log(message: str) -> None:
 class Images:
     """Request bodies with images never sent before to this server (thread-safe)."""
 
-    def __init__(self, model: str, offset: int) -> None:
+    def __init__(self, model: str, offset: int, method: str = "integrated_gradients") -> None:
         self.variants = serving.Variants(offset=offset)
-        self.model = model
+        self.model, self.method = model, method
         self.next = 0
         self._lock = threading.Lock()
 
     def bodies(self, n: int) -> list[dict[str, Any]]:
         with self._lock:
             start, self.next = self.next, self.next + n
-        return [serving.explain_body(self.variants.b64(start + i), [self.model]) for i in range(n)]
+        return [serving.explain_body(self.variants.b64(start + i), [self.model], method=self.method) for i in range(n)]
 
 
 def phase_stats(kind: str, results: list[serving.Result], wall: float) -> dict[str, Any]:
@@ -150,15 +153,19 @@ def concurrent(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str
     return stats
 
 
+def label(method: str) -> str:
+    return "IG-50" if method == "integrated_gradients" else method
+
+
 def measure_server(srv: serving.Server, name: str, args: argparse.Namespace, offset: int) -> dict[str, Any]:
     with serving.client(srv.url) as http:
         health = serving.healthz(http)
         models = serving.pick_mnist_models(http, 1)
     if not models:
         raise RuntimeError(f"no MNIST model at {srv.url}/models")
-    images = Images(models[0], offset)
+    images = Images(models[0], offset, args.method)
     log(f"{name}: {srv.url} ({'started here' if srv.started else 'given'}), {health.get('torch_threads')} torch "
-        f"threads, IG-50 on {models[0]}; warm-up ...")  # fmt: skip
+        f"threads, {label(args.method)} on {models[0]}; warm-up ...")  # fmt: skip
     warm = sequential(srv.url, images.bodies(args.warmup)) if args.warmup else None
     burst = concurrent(srv.url, images.bodies(args.clients * 2), args.clients)
     rounds = []
@@ -239,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             p50, p99 = _mean([m["p50"] for m in lat]), _mean([m["p99"] for m in lat])
             rows.append([s["server"], kind, clients, " / ".join(f(v) for v in per_round), f(s[f"{kind}_throughput"]),
                          f(p50), f(p99), total["requests"], total["n_failed"], total["cached"]])  # fmt: skip
-    say(f"\nserve_load: /explain IG-50, {args.clients} clients vs 1, {args.rounds} rounds, "
+    say(f"\nserve_load: /explain {label(args.method)}, {args.clients} clients vs 1, {args.rounds} rounds, "
           f"{serving.hardware(None)['cpu_count']} CPUs, torch threads {threads}, {wall_s:.0f} s")  # fmt: skip
     say(serving.table(["server", "phase", "clients", "req/s by round", "mean req/s", "p50 ms", "p99 ms",
                          "requests", "failed", "cached"], rows, right=[False, False] + [True] * 8))  # fmt: skip

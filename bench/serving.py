@@ -314,8 +314,11 @@ def timed_post(http: httpx.Client, path: str, **kwargs: Any) -> Result:
     return Result(response.status_code, seconds, body)
 
 
-def explain_body(image_b64: str, models: list[str], steps: int = 50) -> dict[str, Any]:
-    return {"image": image_b64, "models": models, "method": "integrated_gradients", "method_params": {"steps": steps}}
+def explain_body(
+    image_b64: str, models: list[str], steps: int = 50, method: str = "integrated_gradients"
+) -> dict[str, Any]:
+    params = {"steps": steps} if method == "integrated_gradients" else {}
+    return {"image": image_b64, "models": models, "method": method, "method_params": params}
 
 
 def attack_body(image_b64: str, models: list[str], ig_steps: int = 50, pgd_steps: int = 40) -> dict[str, Any]:

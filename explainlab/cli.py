@@ -183,8 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from explainlab.errors import ExplainlabError
 
-    configure_runtime()
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        # before torch loads OpenMP: idle OpenMP threads must sleep, not spin, while request threads parse and encode
+        # (bench/serve_load.py: 16 clients vs 1 is 0.82x with spinning threads); an explicit setting wins
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    configure_runtime()
     try:
         return int(args.func(args))
     except (ExplainlabError, ValidationError) as error:

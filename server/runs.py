@@ -51,12 +51,13 @@ class LRU:
 
 
 class RunStore:
-    """Finished runs as JSON files ``<run_id>.json`` (the response plus the request that made it); the oldest go first
-    once more than ``capacity`` are stored."""
+    """Finished runs as JSON files ``<run_id>.json`` (the response plus the request that made it). Once more than
+    ``capacity`` are stored, the oldest tenth is removed (one directory scan per tenth, not per run)."""
 
     def __init__(self, root: Path, capacity: int) -> None:
         self.root, self.capacity = root, capacity
         self._lock = threading.Lock()
+        self._count: int | None = None  # files on disk, counted once, then kept up to date
 
     def path(self, run_id: str) -> Path | None:
         return self.root / f"{run_id}.json" if RUN_ID.match(run_id) else None
@@ -65,14 +66,25 @@ class RunStore:
         path = self.path(run_id)
         if path is None:
             raise ValueError(f"bad run id {run_id!r}")
+        text = json.dumps(record, separators=(",", ":"))
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
+            if self._count is None:
+                self._count = sum(1 for _ in self.root.glob("*.json"))
+            existed = path.is_file()
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, separators=(",", ":")))
+            tmp.write_text(text)
             tmp.replace(path)
-            stored = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime)
-            for old in stored[: max(0, len(stored) - self.capacity)]:
-                old.unlink(missing_ok=True)
+            self._count += 0 if existed else 1
+            if self._count > self.capacity:
+                self._prune()
+
+    def _prune(self) -> None:
+        stored = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        keep = max(1, self.capacity - self.capacity // 10)
+        for old in stored[: max(0, len(stored) - keep)]:
+            old.unlink(missing_ok=True)
+        self._count = min(len(stored), keep)
 
     def load(self, run_id: str) -> dict[str, Any] | None:
         path = self.path(run_id)
