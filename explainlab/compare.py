@@ -154,9 +154,11 @@ def attack(
     class_names: list[list[str]],
     transfer_from: int | None = None,
     k: int | None = None,
+    target: int | None = None,
 ) -> list[AttackOutcome]:
     """Attack each model on its own input (1, C, H, W), or craft on ``models[transfer_from]`` and evaluate the same
-    adversarial input on every model (transfer). Each model explains its own prediction before and after."""
+    adversarial input on every model (transfer). Each model explains its own prediction before and after (or the
+    class ``target`` in both)."""
     if transfer_from is not None:
         source = models[transfer_from]
         x = inputs[transfer_from]
@@ -170,8 +172,8 @@ def attack(
             adversarial.append(attacker.perturb(model, x, y))
     outcomes = []
     for i, (model, x, x_adv) in enumerate(zip(models, inputs, adversarial, strict=True)):
-        before = explain(model, x, explainer)[0]
-        after = explain(model, x_adv, explainer)[0]
+        before = explain(model, x, explainer, target)[0]
+        after = explain(model, x_adv, explainer, target)[0]
         sim = similarity(before.saliency, after.saliency, k)
         delta = (x_adv - x)[0]
         outcomes.append(

@@ -34,7 +34,9 @@ class ExplainRequest(ImageInput):
     models: list[str] = Field(..., min_length=1, description="model ids (GET /models)")
     method: str = Field("integrated_gradients", description="attribution method (GET /methods)")
     method_params: dict[str, Any] = Field(default_factory=dict, description="its params, e.g. {'steps': 50}")
-    target: int | None = Field(None, ge=0, le=9999, description="class to explain (default: the predicted class)")
+    target: int | None = Field(
+        None, ge=0, le=9999, description="class to explain (default: each input's predicted class)"
+    )
     raw: bool = Field(False, description="also return the raw attribution and saliency arrays")
 
 

@@ -77,6 +77,12 @@ def attack_passes(attack: Attack, input_size: list[int]) -> int:
     return n
 
 
+def check_target(target: int | None, cards: list[ModelCard]) -> None:
+    classes = min(len(card.classes) for card in cards)
+    if target is not None and target >= classes:
+        raise ApiError(422, "invalid_parameter", f"target: must be a class index 0..{classes - 1}", "target")
+
+
 def probabilities_out(prediction: compare.Prediction, classes: list[str]) -> dict[str, Any]:
     return {
         "label": prediction.label,
@@ -185,6 +191,7 @@ class Lab:
         start = time.perf_counter()
         explainer: Explainer = build(EXPLAINERS, req.method, req.method_params, "method")
         cards = self.check_models(req.models)
+        check_target(req.target, cards)
         self.check_cost(len(cards), explainer_passes(explainer, cards[0].input_size))
         source = await self.source(req, upload)
         params = explainer.params.model_dump(mode="json")
@@ -221,10 +228,6 @@ class Lab:
         """Compute worker: one model, one method, the inputs of every request batched together."""
         start = time.perf_counter()
         model, card = self.zoo.load(model_id)
-        if target is not None and target >= len(card.classes):
-            raise ApiError(
-                422, "invalid_parameter", f"target: {model_id} has classes 0..{len(card.classes) - 1}", "target"
-            )
         x = torch.cat(xs).to(self.device)
         views = compare.explain(model, x, explainer, target)
         share = _ms(start) / len(xs)
@@ -249,6 +252,7 @@ class Lab:
         explainer: Explainer = build(EXPLAINERS, req.method, req.method_params, "method")
         attacker: Attack = build(ATTACKS, req.attack, req.attack_params, "attack")
         cards = self.check_models(req.models)
+        check_target(req.target, cards)
         if req.transfer_from is not None:
             if req.transfer_from not in req.models:
                 raise ApiError(422, "invalid_parameter", "transfer_from: must be one of the models", "transfer_from")
@@ -298,7 +302,14 @@ class Lab:
         inputs = [x.to(self.device) for x in xs]
         source = None if req.transfer_from is None else req.models.index(req.transfer_from)
         outcomes = compare.attack(
-            models, inputs, attacker, explainer, class_names=[c.classes for c in cards], transfer_from=source, k=req.k
+            models,
+            inputs,
+            attacker,
+            explainer,
+            class_names=[c.classes for c in cards],
+            transfer_from=source,
+            k=req.k,
+            target=req.target,
         )
         eps = float(attacker.params.eps) if attacker.params.norm == "linf" else None
         share = _ms(start) / len(models)

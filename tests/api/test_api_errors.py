@@ -113,3 +113,9 @@ def test_server_keeps_serving(client: httpx.Client, ids: list[str]) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     ok = client.post("/explain", json={**GOOD, "models": ids})
     assert ok.status_code == 200 and len(ok.json()["rows"]) == 3
+
+
+def test_target_beyond_the_classes(client: httpx.Client, ids: list[str]) -> None:
+    for path, extra in (("/explain", {}), ("/attack", {"attack": "fgsm"})):
+        error = error_of(client.post(path, json={**GOOD, "models": ids[:1], "target": 10, **extra}), 422)
+        assert error["field"] == "target" and "0..9" in error["message"]
