@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from explainlab.attacks.apgd import APGD
+from explainlab.attacks.atex_topk import ATEXTopKAttack
 from explainlab.attacks.base import Attack, AttackParams
 from explainlab.attacks.explanation_base import ExplanationAttack
 from explainlab.attacks.fgsm import FGSM
@@ -24,6 +25,7 @@ ATTACKS: Registry[Attack] = Registry.of(
     TargetedRegionAttack,
     RandomSignAttack,
     TargetMapAttack,
+    ATEXTopKAttack,
 )
 
 __all__ = ["ATTACKS", "Attack", "AttackParams", "ExplanationAttack"]

@@ -3,7 +3,8 @@
 Every explanation attack explains and keeps the class predicted on the clean input, y_hat = argmax f(x). Attack
 directions are taken on a Softplus(beta) copy of the net (a ReLU net's gradient map is piecewise constant in x);
 every iterate is then re-explained and re-classified on the real (ReLU) net, and only iterates whose label is still
-y_hat are eligible. The attack returns the eligible iterate with the best criterion, or x itself if none is eligible.
+y_hat are eligible. The attack returns the eligible iterate with the best criterion, or x itself if none is eligible
+(ATEX's variant instead returns the last eligible iterate: ``keep``, ``reset_rejected``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class ExplanationAttack(Attack):
     norms = ("linf", "l2")
     Params: ClassVar[type[AttackParams]] = ExplanationAttackParams
     params: ExplanationAttackParams
+    # which iterate is returned (engine.iterate): the best eligible one, or (ATEX) the last one, with label flips
+    # reset to the previous iterate so that the last one is always eligible
+    keep: ClassVar[str] = "best"
+    reset_rejected: ClassVar[bool] = False
 
     def __init__(self, params: AttackParams | None = None, **overrides: object) -> None:
         super().__init__(params, **overrides)
@@ -121,6 +126,6 @@ class ExplanationAttack(Attack):
         x_adv, _ = iterate(
             objective, x, self.threat,
             steps=p.steps, step_size=p.step_size, random_start=p.random_start, restarts=p.restarts,
-            generator=gen, keep="best", stop_score=None,
+            generator=gen, keep=self.keep, stop_score=None, reset_rejected=self.reset_rejected,
         )  # fmt: skip
         return x_adv

@@ -60,6 +60,16 @@ class LinfStep(ThreatStep):
         return (x + (x_adv - x).clamp(-self.eps, self.eps)).clamp(0.0, 1.0)
 
 
+class LinfMaxScaledStep(LinfStep):
+    """L-inf ball with ATEX's step (Tang et al. 2022, evaluation code): the gradient divided by its per-example
+    max-abs entry, so the largest coordinate moves by exactly the step size and the others proportionally (not sign).
+    A zero gradient gives no step."""
+
+    def direction(self, grad: Tensor) -> Tensor:
+        scale = grad.flatten(1).abs().amax(1).clamp_min(_TINY).view(-1, *([1] * (grad.ndim - 1)))  # (N, 1, 1, 1)
+        return grad / scale
+
+
 class L2Step(ThreatStep):
     norm = "l2"
 
