@@ -13,7 +13,7 @@ import torch
 from explainlab.nets import Normalized
 from explainlab.zoo.card import ModelCard
 from explainlab.zoo.listing import list_models
-from explainlab.zoo.store import load_model
+from explainlab.zoo.store import load_model, read_card
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,99}$")
 DEFAULT_METHODS = ("natural", "pgd_at", "egat")  # the lab's default comparison of a dataset
@@ -86,6 +86,4 @@ class Zoo:
         return model, card
 
     def card(self, model_id: str, field: str = "models") -> ModelCard:
-        from explainlab.zoo.store import read_card
-
         return read_card(Path(self.row(model_id, field)["path"]))
