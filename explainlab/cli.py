@@ -96,6 +96,11 @@ def _zoo(args: argparse.Namespace) -> int:
     if args.zoo_command == "list":
         rows = list_models(args.models_dir)
         sys.stdout.write(json.dumps(rows, indent=2) + "\n" if args.json else format_listing(rows))
+    elif args.zoo_command == "claims":
+        from explainlab.zoo.claims import check_claims, render_claims
+
+        claims = check_claims(args.models_dir)
+        sys.stdout.write(json.dumps(claims, indent=2) + "\n" if args.json else "\n".join(render_claims(claims)) + "\n")
     elif args.write:
         sys.stdout.write(f"wrote {write_leaderboard(args.models_dir)}\n")
     else:
@@ -164,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_list.add_argument("--json", action="store_true")
     zoo_board = zoo_sub.add_parser("leaderboard", help="markdown leaderboard from the cards and reports")
     zoo_board.add_argument("--write", action="store_true", help="write <models-dir>/README.md instead of printing")
-    for command in (zoo_list, zoo_board):
+    zoo_claims = zoo_sub.add_parser("claims", help="the papers' claims checked against the stored reports")
+    zoo_claims.add_argument("--json", action="store_true")
+    for command in (zoo_list, zoo_board, zoo_claims):
         command.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
         command.set_defaults(func=_zoo)
     serve = sub.add_parser("serve", help="start the web lab (one process, one compute worker)")

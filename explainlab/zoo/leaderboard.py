@@ -11,6 +11,7 @@ from typing import Any
 
 from explainlab.data.specs import DATASETS, canonical_name
 from explainlab.errors import UnknownNameError
+from explainlab.zoo.claims import check_claims, render_claims
 from explainlab.zoo.listing import default_models_dir, list_models
 
 README = "README.md"
@@ -40,6 +41,14 @@ LEGEND = (
     "attacked (higher = more robust explanations). Gini: sparsity of IG maps (higher = more concise). corruption "
     "mean: accuracy (%) averaged over 5 corruptions × 3 severities. Notes: `quick` = smoke-test settings; "
     "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md."
+)
+
+CLAIMS_LEGEND = (
+    "Each row compares two stored models on one number (`explainlab zoo claims` prints the same as JSON). "
+    "A − B ± 2 SE: the difference with two unpaired standard errors (std/√n; binomial for accuracies), a "
+    "conservative interval since both models see the same test images. needs: the margin the claim requires. "
+    'A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. Settings are the '
+    "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
 
 
@@ -140,6 +149,9 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
             cells += [format_duration(row.get("train_seconds")), _notes(row)]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
+    claims = check_claims(root)
+    if claims:
+        lines += ["## The papers' claims, checked", "", CLAIMS_LEGEND, "", *render_claims(claims), ""]
     return "\n".join(lines)
 
 

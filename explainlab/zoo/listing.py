@@ -56,7 +56,7 @@ def headline(report: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
             continue
         value = block.get("mean") if key == "corruption_mean" else block.get("value")
         n = block.get("n_eval")
-        out[key] = None if value is None else {"value": value, "n": n}
+        out[key] = None if value is None else {"value": value, "n": n, "std": block.get("std")}
     return out
 
 

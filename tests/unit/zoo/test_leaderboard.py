@@ -50,7 +50,7 @@ def test_cli_zoo_list_json(zoo: SimpleNamespace, capsys: pytest.CaptureFixture[s
     assert main(["zoo", "list", "--json", "--models-dir", str(zoo.models)]) == 0
     rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
     assert set(rows) == {"broken", "cifar10-c", "mnist-a", "mnist-b"}
-    assert rows["mnist-a"]["headline"]["pgd"] == {"value": 0.9123, "n": 1000}
+    assert rows["mnist-a"]["headline"]["pgd"] == {"value": 0.9123, "n": 1000, "std": None}
     assert main(["zoo", "list", "--models-dir", str(zoo.models)]) == 0
     assert "mnist-b" in capsys.readouterr().out
 

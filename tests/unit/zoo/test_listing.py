@@ -18,10 +18,10 @@ def test_list_models_rows(zoo: SimpleNamespace) -> None:
     assert "error" in rows["broken"] and "invalid card" in rows["broken"]["error"]
     a = rows["mnist-a"]
     assert a["has_report"] and a["dataset"] == "mnist" and a["method"] == "pgd_at" and a["train_seconds"] == 754.0
-    assert a["headline"]["clean"] == {"value": 0.9812, "n": 1000}
-    assert a["headline"]["worst"] == {"value": pytest.approx(0.8823), "n": 1000}
-    assert a["headline"]["topk_intersection"] == {"value": 0.6123, "n": 498}
-    assert a["headline"]["corruption_mean"] == {"value": 0.8642, "n": 1000}
+    assert a["headline"]["clean"] == {"value": 0.9812, "n": 1000, "std": None}
+    assert a["headline"]["worst"] == {"value": pytest.approx(0.8823), "n": 1000, "std": None}
+    assert a["headline"]["topk_intersection"] == {"value": 0.6123, "n": 498, "std": None}
+    assert a["headline"]["corruption_mean"] == {"value": 0.8642, "n": 1000, "std": None}
     assert a["quick"] is False and a["rar_paper_settings"] is True and a["warnings"] == []
     b = rows["mnist-b"]
     assert (
@@ -37,7 +37,8 @@ def test_missing_dir_lists_nothing(tmp_path) -> None:
 
 def test_headline_tolerates_partial_reports() -> None:
     partial = headline({"clean_accuracy": {"value": 0.5, "n_eval": 10}, "robust_accuracy": {"pgd": None}})
-    assert partial["clean"] == {"value": 0.5, "n": 10} and partial["pgd"] is None and partial["gini"] is None
+    assert partial["clean"] == {"value": 0.5, "n": 10, "std": None}
+    assert partial["pgd"] is None and partial["gini"] is None
 
 
 def test_format_listing(zoo: SimpleNamespace) -> None:

@@ -1,0 +1,182 @@
+"""The papers' claims the zoo can test, checked against the stored reports.
+
+Each claim is one comparison, "model A's number exceeds model B's by at least a margin", answered with both numbers,
+their difference, its standard error and a verdict. The standard error is the unpaired one,
+sqrt(se_A^2 + se_B^2) with se = std / sqrt(n) (binomial sqrt(p(1 - p) / n) for accuracies, whose reports carry no
+std): conservative, since every model is measured on the same test images. Rendered into ``models/README.md`` by the
+leaderboard and printed by ``explainlab zoo claims``.
+
+Numbers come from three files per model folder: ``report.json`` (``explainlab evaluate``), ``report_eps0.2.json``
+(the same at ε = 0.2, for ASGT's claim) and, in any folder, ``atex_check.json`` (``bench/atex_check.py --json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from explainlab.zoo.listing import default_models_dir, headline
+
+EPS02_REPORT, ATEX_CHECK = "report_eps0.2.json", "atex_check.json"
+PCT_METRICS = {"clean", "pgd", "apgd_ce", "apgd_dlr", "worst", "topk_intersection", "corruption_mean", "pgd_eps0.2",
+               "atex_top50"}  # fmt: skip
+METRIC_TITLES = {"topk_intersection": "top-k ∩ (RAR)", "gini": "Gini (IG)", "worst": "worst-case robust acc.",
+                 "pgd_eps0.2": "PGD acc. at ε = 0.2", "atex_top50": "top-50 ∩ (ATEX attack)"}  # fmt: skip
+Z_CLEAR = 2.0  # |difference - margin| beyond two standard errors: not noise
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``better``'s ``metric`` >= ``worse``'s + ``margin`` (metric units: fractions for percentages)."""
+
+    text: str
+    source: str
+    better: str  # method name: the model id is <prefix>-<method>-s0
+    worse: str
+    metric: str
+    margin: float = 0.0
+    paper: str = ""
+
+
+RAR = "Chen et al. 2019 (RAR)"
+CONCISE = "Chalasani et al. 2020"
+EGAT_BAR = "EGAT (Chen et al. 2026), lab bar"
+# fmt: off
+CLAIMS: dict[str, list[Claim]] = {
+    "mnist-small_cnn": [
+        Claim("IG-NORM's IG maps survive the top-k attack better than PGD-AT's", RAR, "ig_norm", "pgd_at",
+              "topk_intersection", paper="71.36 vs 62.56 (unverified)"),
+        Claim("IG-SUM-NORM's IG maps survive the top-k attack better than PGD-AT's", RAR, "ig_sum_norm", "pgd_at",
+              "topk_intersection", paper="72.45 vs 62.56 (unverified)"),
+        Claim("... and better than the same fine-tune without the IG term (our control)", RAR, "ig_norm",
+              "pgd_at_ft", "topk_intersection"),
+        Claim("... and better than the same fine-tune without the IG term (our control)", RAR, "ig_sum_norm",
+              "pgd_at_ft", "topk_intersection"),
+        Claim("PGD-AT's IG maps survive the top-k attack better than natural training's", RAR, "pgd_at", "natural",
+              "topk_intersection", paper="62.56 vs 46.61 (unverified)"),
+        Claim("adversarial training gives sparser IG maps than L1-regularized training", CONCISE, "pgd_at", "l1",
+              "gini"),
+        Claim("L1 regularization gives sparser IG maps than natural training", CONCISE, "l1", "natural", "gini"),
+        Claim("EGAT loses at most 1 point of robust accuracy to PGD-AT", EGAT_BAR, "egat", "pgd_at", "worst",
+              margin=-0.01, paper="+37 % over baselines on OOD benchmarks; no MNIST numbers"),
+        Claim("EGAT's IG maps gain 3 points of top-k ∩ over PGD-AT", EGAT_BAR, "egat", "pgd_at",
+              "topk_intersection", margin=0.03),
+        Claim("ASGT is 35 points more robust than natural training at ε = 0.2", "Guesmi et al. 2024 (ASGT)", "asgt",
+              "natural", "pgd_eps0.2", margin=0.35, paper="+35 points (baseline unverified)"),
+        Claim("SGT is more robust than natural training at ε = 0.2 (Karkehabadi et al. claim the opposite)",
+              "Guesmi et al. 2024", "sgt", "natural", "pgd_eps0.2"),
+        Claim("ATEX's saliency maps survive ATEX's attack 5 points better than its base model's",
+              "Tang et al. 2022 (ATEX)", "atex", "natural", "atex_top50", margin=0.05),
+    ],
+    "cifar10-resnet20": [
+        Claim("EGAT loses at most 1 point of robust accuracy to PGD-AT", EGAT_BAR, "egat", "pgd_at", "worst",
+              margin=-0.01),
+        Claim("EGAT's IG maps gain 3 points of top-k ∩ over PGD-AT", EGAT_BAR, "egat", "pgd_at",
+              "topk_intersection", margin=0.03),
+        Claim("adversarial training gives sparser IG maps than natural training", CONCISE, "pgd_at", "natural",
+              "gini"),
+    ],
+}
+# fmt: on
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def measure(root: Path, model_id: str, metric: str) -> dict[str, Any] | None:
+    """One model's number: {"value", "n", "std"}, or None where it is not measured (no folder, file or key)."""
+    if metric == "atex_top50":
+        for path in sorted(root.glob(f"*/{ATEX_CHECK}")):
+            data = _read_json(path) or {}
+            if data.get("settings", {}).get("k") != 50:
+                continue
+            for row in data.get("models", []):
+                if row.get("model") == model_id:
+                    std = row.get("topk_intersection_std")
+                    return {"value": row["topk_intersection"] / 100, "n": row.get("n_attacked"),
+                            "std": None if std is None else std / 100}  # fmt: skip
+        return None
+    if metric == "pgd_eps0.2":
+        block = (_read_json(root / model_id / EPS02_REPORT) or {}).get("robust_accuracy", {}).get("pgd")
+        return None if not block else {"value": block["value"], "n": block.get("n_eval"), "std": block.get("std")}
+    return headline(_read_json(root / model_id / "report.json")).get(metric)
+
+
+def standard_error(entry: dict[str, Any], metric: str) -> float | None:
+    n, std = entry.get("n"), entry.get("std")
+    if not n:
+        return None
+    if std is not None:
+        return std / math.sqrt(n)
+    if metric in PCT_METRICS:
+        p = min(max(float(entry["value"]), 0.0), 1.0)
+        return math.sqrt(p * (1 - p) / n)
+    return None
+
+
+def verdict(excess: float, se: float | None) -> str:
+    """``excess`` = difference - margin. Within two standard errors of 0 the sign is reported as noise."""
+    if se is None or se == 0:
+        return "holds" if excess >= 0 else "missed"
+    z = excess / se
+    if z >= Z_CLEAR:
+        return "holds"
+    if z >= 0:
+        return "holds, within noise"
+    return "missed, within noise" if z > -Z_CLEAR else "missed"
+
+
+def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every claim whose two models are both stored: the numbers, difference, SE and verdict (JSON-ready)."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    rows = []
+    for prefix, claims in CLAIMS.items():
+        for claim in claims:
+            ids = [f"{prefix}-{claim.better}-s0", f"{prefix}-{claim.worse}-s0"]
+            if not all((root / i / "card.json").is_file() for i in ids):
+                continue  # the zoo does not hold this comparison
+            a, b = (measure(root, i, claim.metric) for i in ids)
+            row: dict[str, Any] = {"claim": claim.text, "source": claim.source, "paper": claim.paper,
+                                   "metric": claim.metric, "better": ids[0], "worse": ids[1], "margin": claim.margin,
+                                   "a": a, "b": b}  # fmt: skip
+            if a is None or b is None:
+                row.update(difference=None, se=None, verdict="not measured")
+            else:
+                se_a, se_b = standard_error(a, claim.metric), standard_error(b, claim.metric)
+                se = math.hypot(se_a, se_b) if se_a is not None and se_b is not None else None
+                difference = float(a["value"]) - float(b["value"])
+                row.update(difference=difference, se=se, verdict=verdict(difference - claim.margin, se))
+            rows.append(row)
+    return rows
+
+
+def _number(value: float | None, metric: str, *, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    sign = "+" if signed else ""
+    return f"{100 * value:{sign}.1f}" if metric in PCT_METRICS else f"{value:{sign}.3f}"
+
+
+def render_claims(rows: list[dict[str, Any]]) -> list[str]:
+    """The claims table (markdown lines)."""
+    lines = ["| claim | source | metric | A | B | A − B (± 2 SE) | needs | verdict | paper |", "|" + "---|" * 9]
+    for row in rows:
+        metric = row["metric"]
+        a, b = row["a"], row["b"]
+        short = [f"`{row['better'].rsplit('-', 2)[-2]}`", f"`{row['worse'].rsplit('-', 2)[-2]}`"]
+        cells = [
+            row["claim"], row["source"], METRIC_TITLES.get(metric, metric),
+            f"{short[0]} {_number(a and a['value'], metric)}", f"{short[1]} {_number(b and b['value'], metric)}",
+            _number(row["difference"], metric, signed=True)
+            + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else ""),
+            f"≥ {_number(row['margin'], metric, signed=True)}", f"**{row['verdict']}**", row["paper"] or "—",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return lines

@@ -1,0 +1,123 @@
+"""The claims table: numbers from report.json / report_eps0.2.json / atex_check.json, unpaired SE, verdicts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from explainlab.cli import main
+from explainlab.zoo.claims import check_claims, standard_error, verdict
+from explainlab.zoo.leaderboard import render_leaderboard
+
+PREFIX = "mnist-small_cnn"
+
+
+def stored(root: Path, method: str, report: dict | None = None, **files: dict) -> str:
+    """A model folder with a card and the given JSON files (the claims read nothing else)."""
+    model_id = f"{PREFIX}-{method}-s0"
+    folder = root / model_id
+    folder.mkdir(parents=True)
+    (folder / "card.json").write_text("{}")
+    for name, data in {"report.json": report, **files}.items():
+        if data is not None:
+            (folder / name).write_text(json.dumps(data))
+    return model_id
+
+
+def rep(topk: float | None = None, topk_std: float = 0.1, n: int = 400, worst: float | None = None,
+        gini: float | None = None) -> dict:  # fmt: skip
+    out: dict = {"robust_accuracy": {}, "attribution_robustness": {}}
+    if topk is not None:
+        out["attribution_robustness"]["topk_intersection"] = {"value": topk, "n_eval": n, "std": topk_std}
+    if worst is not None:
+        out["robust_accuracy"]["worst"] = {"value": worst, "n_eval": 1000, "std": None}
+    if gini is not None:
+        out["gini"] = {"value": gini, "n_eval": n, "std": 0.02}
+    return out
+
+
+def by_pair(rows: list[dict], better: str, worse: str, metric: str) -> dict:
+    (row,) = [r for r in rows if r["better"].endswith(f"-{better}-s0") and r["worse"].endswith(f"-{worse}-s0")
+              and r["metric"] == metric]  # fmt: skip
+    return row
+
+
+def test_verdict_thresholds() -> None:
+    assert verdict(0.03, 0.01) == "holds"
+    assert verdict(0.01, 0.01) == "holds, within noise"
+    assert verdict(-0.01, 0.01) == "missed, within noise"
+    assert verdict(-0.03, 0.01) == "missed"
+    assert verdict(0.0, None) == "holds" and verdict(-1e-9, 0.0) == "missed"
+
+
+def test_standard_error_binomial_and_std() -> None:
+    assert standard_error({"value": 0.9, "n": 1000, "std": None}, "worst") == pytest.approx(math.sqrt(0.09 / 1000))
+    assert standard_error({"value": 0.9, "n": 400, "std": 0.2}, "gini") == pytest.approx(0.01)
+    assert standard_error({"value": 0.9, "n": 400, "std": None}, "gini") is None  # no std, not a proportion
+    assert standard_error({"value": 0.9, "n": 0, "std": 0.1}, "gini") is None
+
+
+def test_claims_from_reports(tmp_path: Path) -> None:
+    stored(tmp_path, "pgd_at", rep(topk=0.70, worst=0.90, gini=0.95))
+    stored(tmp_path, "natural", rep(topk=0.50, worst=0.0, gini=0.90))
+    stored(tmp_path, "ig_norm", rep(topk=0.71))  # +1 point, SE sqrt(2) * 0.005: z = 1.41
+    stored(tmp_path, "egat", rep(topk=0.71, worst=0.90))
+    rows = check_claims(tmp_path)
+
+    clear = by_pair(rows, "pgd_at", "natural", "topk_intersection")
+    assert clear["difference"] == pytest.approx(0.20) and clear["se"] == pytest.approx(math.sqrt(2) * 0.005)
+    assert clear["verdict"] == "holds"
+    assert by_pair(rows, "ig_norm", "pgd_at", "topk_intersection")["verdict"] == "holds, within noise"
+    # EGAT's +3-point bar: +1 point is 2 points short, z = -2.8
+    assert by_pair(rows, "egat", "pgd_at", "topk_intersection")["verdict"] == "missed"
+    # robust accuracy equal, bar -1 point, binomial SE sqrt(2 * 0.09 / 1000) = 0.0134: z = 0.75
+    robust = by_pair(rows, "egat", "pgd_at", "worst")
+    assert robust["se"] == pytest.approx(math.sqrt(2 * 0.09 / 1000)) and robust["verdict"] == "holds, within noise"
+    # ig_norm has no Gini; ig_sum_norm and l1 are not stored: their comparisons are left out, not "missed"
+    assert not any("ig_sum_norm" in r["better"] or "l1" in r["worse"] for r in rows)
+    assert by_pair(rows, "pgd_at", "natural", "topk_intersection")["a"]["n"] == 400
+
+
+def test_missing_number_is_not_measured(tmp_path: Path) -> None:
+    stored(tmp_path, "pgd_at", rep(worst=0.9))  # no RAR block
+    stored(tmp_path, "natural", rep(topk=0.5))
+    row = by_pair(check_claims(tmp_path), "pgd_at", "natural", "topk_intersection")
+    assert row["verdict"] == "not measured" and row["a"] is None and row["difference"] is None
+
+
+def test_eps02_reports_and_atex_check(tmp_path: Path) -> None:
+    def eps02(value: float) -> dict:
+        return {"robust_accuracy": {"pgd": {"value": value, "n_eval": 1000, "std": None}}}
+
+    stored(tmp_path, "natural", rep(), **{"report_eps0.2.json": eps02(0.10)})
+    stored(tmp_path, "asgt", rep(), **{"report_eps0.2.json": eps02(0.50)})
+    check = {"settings": {"k": 50}, "models": [
+        {"model": f"{PREFIX}-natural-s0", "topk_intersection": 40.0, "topk_intersection_std": 20.0, "n_attacked": 900},
+        {"model": f"{PREFIX}-atex-s0", "topk_intersection": 44.0, "topk_intersection_std": 20.0, "n_attacked": 900},
+    ]}  # fmt: skip
+    stored(tmp_path, "atex", rep(), **{"atex_check.json": check})
+    rows = check_claims(tmp_path)
+    asgt = by_pair(rows, "asgt", "natural", "pgd_eps0.2")
+    assert asgt["difference"] == pytest.approx(0.40) and asgt["verdict"] == "holds"
+    atex = by_pair(rows, "atex", "natural", "atex_top50")
+    assert atex["difference"] == pytest.approx(0.04) and atex["a"]["n"] == 900
+    assert atex["verdict"] == "missed, within noise"  # 4 points < the 5-point margin, SE 0.94 points
+    # a check run at another k is not the claim's top-50
+    check["settings"]["k"] = 100
+    (tmp_path / f"{PREFIX}-atex-s0" / "atex_check.json").write_text(json.dumps(check))
+    assert by_pair(check_claims(tmp_path), "atex", "natural", "atex_top50")["verdict"] == "not measured"
+
+
+def test_cli_and_leaderboard_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stored(tmp_path, "pgd_at", rep(topk=0.70))
+    stored(tmp_path, "natural", rep(topk=0.50))
+    assert main(["zoo", "claims", "--json", "--models-dir", str(tmp_path)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["verdict"] == "holds" and row["metric"] == "topk_intersection"
+    assert main(["zoo", "claims", "--models-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "| `pgd_at` 70.0 | `natural` 50.0 | +20.0 ± 1.4 |" in text and "**holds**" in text
+    assert "## The papers' claims, checked" in render_leaderboard(tmp_path)
