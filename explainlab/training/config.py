@@ -59,6 +59,7 @@ class TrainConfig(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9_.\-]{0,99}$",
         description="model id (default: <dataset>-<net>-<method>-s<seed>)",
     )
+    title: str | None = Field(None, max_length=200, description="the card's name (default: <dataset> <net> <method>)")
     out_dir: str | None = Field(None, description="where the run writes (default: runs/<id>)")
     provenance: str | None = Field(None, description="the data's provenance for the card (default: its path)")
     deviations: list[str] = Field(default_factory=list, description="where this run departs from the paper, and why")

@@ -39,7 +39,7 @@ from explainlab.zoo import ModelCard, ThreatModel, load_model, save_model
 log = logging.getLogger(__name__)
 CHECKPOINT, STATE, HISTORY, SUMMARY = "checkpoint.safetensors", "checkpoint.json", "history.jsonl", "summary.json"
 # Config fields that may change between an interrupted run and its resumption.
-RESUME_IGNORES = frozenset({"out_dir", "checkpoint_every", "deviations", "provenance"})
+RESUME_IGNORES = frozenset({"out_dir", "checkpoint_every", "deviations", "provenance", "title"})
 
 
 class TrainingDiverged(ExplainlabError, FloatingPointError):
@@ -404,7 +404,8 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
                "world_size": world, "batch_per_process": per_rank, "resumed_from": resumed_from}  # fmt: skip
     if lead:
         card = ModelCard(
-            id=config.model_id(), title=f"{spec.title} {config.net} {method.title}", dataset=config.dataset,
+            id=config.model_id(), title=config.title or f"{spec.title} {config.net} {method.title}",
+            dataset=config.dataset,
             dataset_provenance=config.provenance or train.source, net=config.net, net_params=net_params,
             classes=list(train.classes),
             input_size=list(train.shape), mean=list(spec.mean), std=list(spec.std), method=config.method,

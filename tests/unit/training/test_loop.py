@@ -97,6 +97,7 @@ def test_run_writes_weights_card_history_and_summary(make_config: Any, tmp_path:
     assert card.id == "mnist-small_cnn-natural-s0" and card.method == "natural" and card.dataset == "mnist"
     assert card.input_size == [1, 28, 28] and card.threat_model.eps == 0.0 and card.weights_sha256
     assert card.train_config["train_limit"] == 320 and card.net_params["num_classes"] == 10
+    assert card.title == "MNIST small_cnn Natural training"
 
     # the stored model is the trained one: same validation accuracy as the loop measured, same predictions
     model, _ = load_model(run)
@@ -195,6 +196,15 @@ def test_checkpoint_interval_may_change_on_resume(make_config: Any, monkeypatch:
     summary = fit(make_config("run", checkpoint_every=4))
     assert summary["resumed_from"] == 3
     assert [r["step"] for r in history(config.run_dir())] == [3, 4, 8, 10]
+
+
+def test_a_new_title_renames_the_card_without_retraining(make_config: Any) -> None:
+    fit(make_config("run"))
+    before = weights(make_config("run").run_dir())
+    summary = fit(make_config("run", title="control run"))
+    card = ModelCard.model_validate_json((make_config("run").run_dir() / CARD).read_text())
+    assert summary["resumed_from"] == 10 and card.title == "control run"
+    assert_same_weights(weights(make_config("run").run_dir()), before)
 
 
 def test_rerunning_a_finished_run_trains_nothing(make_config: Any) -> None:
