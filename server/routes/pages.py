@@ -14,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from explainlab import render
 from explainlab.attacks import ATTACKS
 from explainlab.explain import EXPLAINERS
+from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
 from explainlab.zoo.store import read_report
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
@@ -193,7 +194,12 @@ async def leaderboard(request: Request) -> HTMLResponse:
     by_dataset: dict[str, list[dict]] = {}
     for row in sorted(rows, key=_method_rank):
         by_dataset.setdefault(row["dataset"], []).append(row)
-    return _page(request, "leaderboard.html", {"datasets": by_dataset})
+    claims = check_claims(_lab(request).zoo.root)
+    return _page(
+        request,
+        "leaderboard.html",
+        {"datasets": by_dataset, "claims": claims, "pct_metrics": PCT_METRICS, "metric_titles": METRIC_TITLES},
+    )
 
 
 def _png(url: str) -> bytes:

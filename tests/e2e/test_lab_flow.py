@@ -129,6 +129,10 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     expect(page.locator("h2").first).to_have_text("Robustness")
     page.goto(lab_url + "/leaderboard")
     expect(page.locator("table.board").first).to_be_visible()
+    # the papers' claims, from the shipped reports: RAR's natural-vs-Madry top-k gap is 15 points at n ~ 500
+    claim = page.locator('tr[data-claim="topk_intersection:mnist-small_cnn-pgd_at-s0:mnist-small_cnn-natural-s0"]')
+    expect(claim.locator(".badge")).to_have_text("holds")
+    expect(page.locator("table.claims tbody tr").first).to_be_visible()
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
 
 
