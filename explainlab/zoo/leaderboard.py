@@ -39,7 +39,8 @@ LEGEND = (
     "per-image worst case over clean and the three attacks. top-k ∩ (%) and Kendall τ: similarity of IG maps before "
     "and after RAR's top-k explanation attack (Chen et al. 2019), averaged over the originally-correct images "
     "attacked (higher = more robust explanations). Gini: sparsity of IG maps (higher = more concise). corruption "
-    "mean: accuracy (%) averaged over 5 corruptions × 3 severities. Notes: `quick` = smoke-test settings; "
+    "mean: accuracy (%) averaged over 5 corruptions × 3 severities. train time: the run's own; a fine-tune adds its base "
+    "model's (named). Notes: `quick` = smoke-test settings; "
     "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md."
 )
 
@@ -146,7 +147,10 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
             head = row.get("headline") or {}
             cells = [f"`{row['id']}`", row.get("method", "—")]
             cells += [_cell(head.get(key), fmt) for key, _, fmt in COLUMNS]
-            cells += [format_duration(row.get("train_seconds")), _notes(row)]
+            duration = format_duration(row.get("train_seconds"))
+            if row.get("init_from"):  # a fine-tune: its own time, on top of its base model's
+                duration += f" + `{row['init_from']}`"
+            cells += [duration, _notes(row)]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     claims = check_claims(root)

@@ -99,6 +99,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "threat_model": card.threat_model.model_dump(),
         "eval_eps": _dig(report, ("robust_accuracy", "eps")),
         "train_seconds": card.train_seconds,
+        "init_from": Path(card.train_config["init_from"]).name if card.train_config.get("init_from") else None,
         "hardware": card.hardware,
         "path": str(directory),
         "has_report": report is not None,

@@ -10,6 +10,7 @@ import pytest
 from explainlab.cli import main
 from explainlab.zoo import render_leaderboard, write_leaderboard
 from explainlab.zoo.leaderboard import format_duration
+from tests.unit.zoo.conftest import card as make_card
 
 
 def test_markdown_tables(zoo: SimpleNamespace) -> None:
@@ -61,3 +62,12 @@ def test_cli_zoo_leaderboard(zoo: SimpleNamespace, capsys: pytest.CaptureFixture
     monkeypatch.setenv("EXPLAINLAB_MODELS", str(zoo.models))
     assert main(["zoo", "leaderboard", "--write"]) == 0
     assert "README.md" in capsys.readouterr().out and (zoo.models / "README.md").is_file()
+
+
+def test_a_fine_tune_names_its_base(zoo: SimpleNamespace) -> None:
+    tuned = make_card("mnist-tuned").model_copy(update={"train_config": {"init_from": "models/mnist-a"}})
+    model_dir = zoo.models / "mnist-tuned"
+    model_dir.mkdir()
+    (model_dir / "card.json").write_text(tuned.model_dump_json())
+    line = next(x for x in render_leaderboard(zoo.models).splitlines() if x.startswith("| `mnist-tuned`"))
+    assert "12.6 min + `mnist-a`" in line
