@@ -39,8 +39,8 @@ LEGEND = (
     "per-image worst case over clean and the three attacks. top-k ∩ (%) and Kendall τ: similarity of IG maps before "
     "and after RAR's top-k explanation attack (Chen et al. 2019), averaged over the originally-correct images "
     "attacked (higher = more robust explanations). Gini: sparsity of IG maps (higher = more concise). corruption "
-    "mean: accuracy (%) averaged over 5 corruptions × 3 severities. train time: the run's own; a fine-tune adds its base "
-    "model's (named). Notes: `quick` = smoke-test settings; "
+    "mean: accuracy (%) averaged over 5 corruptions × 3 severities. train time: the run's own; a fine-tune adds its "
+    "base model's (named). Notes: `quick` = smoke-test settings; "
     "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md."
 )
 
