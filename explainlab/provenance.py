@@ -27,7 +27,8 @@ def hardware(device: torch.device, processes: int = 1) -> str:
         return f"{torch.cuda.get_device_name(device)} x{processes}"
     cpu = platform.processor() or platform.machine()
     procs = f" x{processes} processes" if processes > 1 else ""
-    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{procs}"
+    threads = torch.get_num_threads()
+    return f"CPU {cpu}, {os.cpu_count()} cores, {threads} torch thread{'s' if threads != 1 else ''}{procs}"
 
 
 def code_commit() -> str:
