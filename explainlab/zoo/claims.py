@@ -66,6 +66,8 @@ CLAIMS: dict[str, list[Claim]] = {
               "topk_intersection", margin=0.03),
         Claim("ASGT is 35 points more robust than natural training at ε = 0.2", "Guesmi et al. 2024 (ASGT)", "asgt",
               "natural", "pgd_eps0.2", margin=0.35, paper="+35 points (baseline unverified)"),
+        Claim("... and more robust than PGD-AT at ε = 0.2 (if the +35 points are over standard AT)",
+              "Guesmi et al. 2024 (ASGT)", "asgt", "pgd_at", "pgd_eps0.2"),
         Claim("SGT is more robust than natural training at ε = 0.2 (Karkehabadi et al. claim the opposite)",
               "Guesmi et al. 2024", "sgt", "natural", "pgd_eps0.2"),
         Claim("ATEX's saliency maps survive ATEX's attack 5 points better than its base model's",
