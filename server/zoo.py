@@ -63,9 +63,15 @@ class Zoo:
         raise UnknownModelError(model_id, self.ids(), field)
 
     def defaults(self, dataset: str = "mnist") -> list[str]:
-        """natural vs pgd_at vs egat of a dataset; where one is missing, the dataset's next models fill in."""
+        """natural vs pgd_at vs egat of a dataset, one model each (a model trained from scratch before a fine-tune of
+        the same method, e.g. a control run); where one is missing, the dataset's next models fill in."""
         rows = [r for r in self.rows() if not r.get("error") and r["dataset"] == dataset]
-        picked = [r["id"] for m in DEFAULT_METHODS for r in rows if r["method"] == m]
+        picked = []
+        for method in DEFAULT_METHODS:
+            matches = sorted(
+                (r for r in rows if r["method"] == method), key=lambda r: (bool(r.get("init_from")), r["id"])
+            )
+            picked += [matches[0]["id"]] if matches else []
         picked += [r["id"] for r in rows if r["id"] not in picked]
         return picked[:3]
 
