@@ -12,13 +12,16 @@ Numbers come from three files per model folder: ``report.json`` (``explainlab ev
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from explainlab.zoo.listing import default_models_dir, headline
+from explainlab.zoo.store import CARD, REPORT
 
 EPS02_REPORT, ATEX_CHECK = "report_eps0.2.json", "atex_check.json"
 PCT_METRICS = {"clean", "pgd", "apgd_ce", "apgd_dlr", "worst", "topk_intersection", "corruption_mean", "pgd_eps0.2",
@@ -92,11 +95,12 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def measure(root: Path, model_id: str, metric: str) -> dict[str, Any] | None:
-    """One model's number: {"value", "n", "std"}, or None where it is not measured (no folder, file or key)."""
+def measure(root: Path, model_id: str, metric: str, read: Callable[[Path], Any] = _read_json) -> dict[str, Any] | None:
+    """One model's number: {"value", "n", "std"}, or None where it is not measured (no folder, file or key).
+    ``read`` parses a JSON file (check_claims passes a cached one: many claims share a report)."""
     if metric == "atex_top50":
         for path in sorted(root.glob(f"*/{ATEX_CHECK}")):
-            data = _read_json(path) or {}
+            data = read(path) or {}
             if data.get("settings", {}).get("k") != 50:
                 continue
             for row in data.get("models", []):
@@ -106,9 +110,9 @@ def measure(root: Path, model_id: str, metric: str) -> dict[str, Any] | None:
                             "std": None if std is None else std / 100}  # fmt: skip
         return None
     if metric == "pgd_eps0.2":
-        block = (_read_json(root / model_id / EPS02_REPORT) or {}).get("robust_accuracy", {}).get("pgd")
+        block = (read(root / model_id / EPS02_REPORT) or {}).get("robust_accuracy", {}).get("pgd")
         return None if not block else {"value": block["value"], "n": block.get("n_eval"), "std": block.get("std")}
-    return headline(_read_json(root / model_id / "report.json")).get(metric)
+    return headline(read(root / model_id / REPORT)).get(metric)
 
 
 def standard_error(entry: dict[str, Any], metric: str) -> float | None:
@@ -138,13 +142,14 @@ def verdict(excess: float, se: float | None) -> str:
 def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Every claim whose two models are both stored: the numbers, difference, SE and verdict (JSON-ready)."""
     root = Path(models_dir) if models_dir is not None else default_models_dir()
+    read = functools.cache(_read_json)  # each file once per call, however many claims use it
     rows = []
     for prefix, claims in CLAIMS.items():
         for claim in claims:
             ids = [f"{prefix}-{claim.better}-s0", f"{prefix}-{claim.worse}-s0"]
-            if not all((root / i / "card.json").is_file() for i in ids):
+            if not all((root / i / CARD).is_file() for i in ids):
                 continue  # the zoo does not hold this comparison
-            a, b = (measure(root, i, claim.metric) for i in ids)
+            a, b = (measure(root, i, claim.metric, read) for i in ids)
             row: dict[str, Any] = {"claim": claim.text, "source": claim.source, "paper": claim.paper,
                                    "metric": claim.metric, "better": ids[0], "worse": ids[1], "margin": claim.margin,
                                    "a": a, "b": b}  # fmt: skip
