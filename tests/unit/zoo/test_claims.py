@@ -1,4 +1,4 @@
-"""The claims table: numbers from report.json / report_eps0.2.json / atex_check.json, unpaired SE, verdicts."""
+"""The claims table: numbers from report.json / report_eps0.2.json / the own-map checks, unpaired SE, verdicts."""
 
 from __future__ import annotations
 
@@ -109,6 +109,20 @@ def test_eps02_reports_and_atex_check(tmp_path: Path) -> None:
     check["settings"]["k"] = 100
     (tmp_path / f"{PREFIX}-atex-s0" / "atex_check.json").write_text(json.dumps(check))
     assert by_pair(check_claims(tmp_path), "atex", "natural", "atex_top50")["verdict"] == "not measured"
+
+
+def test_egat_gradcam_check(tmp_path: Path) -> None:
+    check = {"settings": {"k": 100}, "models": [
+        {"model": f"{PREFIX}-pgd_at-s0", "topk_intersection": 80.0, "topk_intersection_std": 10.0, "n_attacked": 400},
+        {"model": f"{PREFIX}-egat-s0", "topk_intersection": 90.0, "topk_intersection_std": 10.0, "n_attacked": 400},
+    ]}  # fmt: skip
+    stored(tmp_path, "pgd_at", rep())
+    stored(tmp_path, "egat", rep(), **{"egat_check.json": check})
+    row = by_pair(check_claims(tmp_path), "egat", "pgd_at", "egat_gradcam_top100")
+    assert row["difference"] == pytest.approx(0.10) and row["a"]["n"] == 400 and row["verdict"] == "holds"
+    # an ATEX-style file of the same k is another check: it does not count
+    (tmp_path / f"{PREFIX}-egat-s0" / "egat_check.json").rename(tmp_path / f"{PREFIX}-egat-s0" / "atex_check.json")
+    assert by_pair(check_claims(tmp_path), "egat", "pgd_at", "egat_gradcam_top100")["verdict"] == "not measured"
 
 
 def test_cli_and_leaderboard_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
