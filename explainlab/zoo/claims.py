@@ -148,20 +148,24 @@ def verdict(excess: float, se: float | None) -> str:
 
 
 def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every claim whose two models are both stored: the numbers, difference, SE and verdict (JSON-ready)."""
+    """Every claim with at least one of its two models stored: the numbers, difference, SE and verdict (JSON-ready);
+    a claim whose other model is not trained yet stays listed as "not trained" (``missing`` names it)."""
     root = Path(models_dir) if models_dir is not None else default_models_dir()
     read = functools.cache(_read_json)  # each file once per call, however many claims use it
     rows = []
     for prefix, claims in CLAIMS.items():
         for claim in claims:
             ids = [f"{prefix}-{claim.better}-s0", f"{prefix}-{claim.worse}-s0"]
-            if not all((root / i / CARD).is_file() for i in ids):
-                continue  # the zoo does not hold this comparison
+            missing = [i for i in ids if not (root / i / CARD).is_file()]
+            if len(missing) == 2:
+                continue  # the zoo holds neither side of this comparison
             a, b = (measure(root, i, claim.metric, read) for i in ids)
             row: dict[str, Any] = {"claim": claim.text, "source": claim.source, "paper": claim.paper,
                                    "metric": claim.metric, "better": ids[0], "worse": ids[1], "margin": claim.margin,
-                                   "a": a, "b": b}  # fmt: skip
-            if a is None or b is None:
+                                   "a": a, "b": b, "missing": missing}  # fmt: skip
+            if missing:
+                row.update(difference=None, se=None, verdict="not trained")
+            elif a is None or b is None:
                 row.update(difference=None, se=None, verdict="not measured")
             else:
                 se_a, se_b = standard_error(a, claim.metric), standard_error(b, claim.metric)

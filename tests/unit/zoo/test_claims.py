@@ -76,8 +76,9 @@ def test_claims_from_reports(tmp_path: Path) -> None:
     # robust accuracy equal, bar -1 point, binomial SE sqrt(2 * 0.09 / 1000) = 0.0134: z = 0.75
     robust = by_pair(rows, "egat", "pgd_at", "worst")
     assert robust["se"] == pytest.approx(math.sqrt(2 * 0.09 / 1000)) and robust["verdict"] == "holds, within noise"
-    # ig_norm has no Gini; ig_sum_norm and l1 are not stored: their comparisons are left out, not "missed"
-    assert not any("ig_sum_norm" in r["better"] or "l1" in r["worse"] for r in rows)
+    # ig_sum_norm and l1 are not stored: their comparisons are listed as "not trained", never "missed"
+    untrained = [r for r in rows if "ig_sum_norm" in r["better"] or "l1" in r["worse"]]
+    assert untrained and all(r["verdict"] == "not trained" and r["difference"] is None for r in untrained)
     assert by_pair(rows, "pgd_at", "natural", "topk_intersection")["a"]["n"] == 400
 
 
@@ -111,6 +112,15 @@ def test_eps02_reports_and_atex_check(tmp_path: Path) -> None:
     assert by_pair(check_claims(tmp_path), "atex", "natural", "atex_top50")["verdict"] == "not measured"
 
 
+def test_a_claim_with_one_model_untrained_stays_listed(tmp_path: Path) -> None:
+    stored(tmp_path, "pgd_at", rep(topk=0.70))
+    rows = check_claims(tmp_path)
+    row = by_pair(rows, "egat", "pgd_at", "topk_intersection")
+    assert row["verdict"] == "not trained" and row["missing"] == [f"{PREFIX}-egat-s0"] and row["a"] is None
+    assert row["b"]["value"] == pytest.approx(0.70)
+    assert not [r for r in rows if r["better"].endswith("-atex-s0")]  # neither atex nor natural: not listed
+
+
 def test_egat_gradcam_check(tmp_path: Path) -> None:
     check = {"settings": {"k": 100}, "models": [
         {"model": f"{PREFIX}-pgd_at-s0", "topk_intersection": 80.0, "topk_intersection_std": 10.0, "n_attacked": 400},
@@ -129,7 +139,7 @@ def test_cli_and_leaderboard_section(tmp_path: Path, capsys: pytest.CaptureFixtu
     stored(tmp_path, "pgd_at", rep(topk=0.70))
     stored(tmp_path, "natural", rep(topk=0.50))
     assert main(["zoo", "claims", "--json", "--models-dir", str(tmp_path)]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    (row,) = [r for r in json.loads(capsys.readouterr().out) if r["verdict"] != "not trained"]
     assert row["verdict"] == "holds" and row["metric"] == "topk_intersection"
     assert main(["zoo", "claims", "--models-dir", str(tmp_path)]) == 0
     text = capsys.readouterr().out
