@@ -36,6 +36,7 @@ from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import ExplainlabError  # noqa: E402
 from explainlab.explain import EXPLAINERS, saliency_map  # noqa: E402
 from explainlab.metrics.functional import spearman_rho, topk_intersection  # noqa: E402
+from explainlab.zoo.claims import standard_error as claims_standard_error  # noqa: E402
 from explainlab.zoo.store import load_model  # noqa: E402
 
 PRESETS: dict[str, dict] = {
@@ -84,12 +85,14 @@ def explain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, explainer: str) 
     return saliency_map(EXPLAINERS.create(explainer).explain(model, x, y))
 
 
-def pgd_dissimilarity(model: nn.Module, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> torch.Tensor:
+def pgd_dissimilarity(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean_map: torch.Tensor, args: argparse.Namespace
+) -> torch.Tensor:
     """1 - cos(E(x), E(x_adv)) per image, x_adv = CE-PGD (the training adversary), E = the preset's explainer."""
     params = {"eps": args.eps, "steps": args.pgd_steps, "step_size": PGD_STEP_SIZE}
     x_adv = ATTACKS.create("pgd", params).perturb(model, x, y)
-    clean, adv = explain(model, x, y, args.explainer).flatten(1), explain(model, x_adv, y, args.explainer).flatten(1)
-    return 1 - F.cosine_similarity(clean, adv, dim=1, eps=1e-12)
+    adv = explain(model, x_adv, y, args.explainer).flatten(1)
+    return 1 - F.cosine_similarity(clean_map.flatten(1), adv, dim=1, eps=1e-12)
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> dict:
@@ -115,7 +118,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, args: argparse.
         rho.append(spearman_rho(clean, adv).double().cpu())
         linf = max(linf, float((x_adv - xb).abs().amax()))
         if args.pgd_steps:
-            dissim.append(pgd_dissimilarity(model, xb, yb, args).detach().cpu())
+            dissim.append(pgd_dissimilarity(model, xb, yb, clean, args).detach().cpu())
     if not correct:
         raise ValueError("no originally-correct image to attack")
     inter_t, rho_t = torch.cat(inter), torch.cat(rho)
@@ -136,7 +139,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, args: argparse.
 
 
 def standard_error(row: dict) -> float:
-    return row["topk_intersection_std"] / math.sqrt(row["n_attacked"])
+    """SE of a row's mean top-k intersection, as the claims table computes it (std / sqrt(n))."""
+    entry = {"value": row["topk_intersection"], "n": row["n_attacked"], "std": row["topk_intersection_std"]}
+    return claims_standard_error(entry, "topk_intersection")
 
 
 def print_table(rows: list[dict], args: argparse.Namespace) -> None:
