@@ -10,6 +10,7 @@ seconds per step and its cost as a ratio to ``pgd_at``: median / median, and the
     python bench/train_cost.py --set egat.explanation_weight=2 --methods pgd_at,egat
     python bench/train_cost.py --skip ig_norm,ig_sum_norm         # RAR is ~45x pgd_at: minutes per step on a CPU
     python bench/train_cost.py --net resnet20 --dataset cifar10 --bf16
+    python bench/train_cost.py --config configs/mnist_pgd_at.toml --config configs/mnist_egat.toml   # the zoo recipes
 
 Acceptance (EGAT paper: +16 % training time): ``egat`` <= 1.16 x ``pgd_at``.
 """
@@ -42,7 +43,7 @@ from explainlab.errors import ExplainlabError  # noqa: E402
 from explainlab.nets import build_model  # noqa: E402
 from explainlab.training import METHODS  # noqa: E402
 from explainlab.training.base import AdversarialParams  # noqa: E402
-from explainlab.training.config import TrainConfig, parse_value  # noqa: E402
+from explainlab.training.config import TrainConfig, load_config, parse_value  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = "pgd_at"
@@ -51,8 +52,9 @@ EGAT_LIMIT = 1.16
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--net", default="small_cnn", help="architecture (registry key)")
-    parser.add_argument("--dataset", default="mnist", help="mnist, fashion_mnist or cifar10 (sets the input shape)")
+    parser.add_argument("--net", default=None, help="architecture (registry key; default: the configs', small_cnn)")
+    parser.add_argument("--dataset", default=None,
+                        help="mnist, fashion_mnist or cifar10: the input shape (default: the configs', mnist)")
     parser.add_argument("--data-dir", default=None, help="dataset root (default: $EXPLAINLAB_DATA, ../shared/data)")
     parser.add_argument("--batch", type=int, default=128, help="images in the fixed batch")
     parser.add_argument("--warmup", type=int, default=1, help="untimed round-robin rounds first")
@@ -60,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="PGD steps of every adversarial method")
     parser.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
                         help="override a method's param, e.g. egat.explanation_weight=2 (repeatable)")  # fmt: skip
+    parser.add_argument("--config", action="append", default=[], metavar="TOML",
+                        help="take a method and its params from a training config (repeatable; sets --methods)")
     parser.add_argument("--methods", default=None, help="comma-separated subset (default: every registered method)")
     parser.add_argument("--skip", default="", help="comma-separated methods to leave out (e.g. the RAR ones on a CPU)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the methods' sample generation")
@@ -85,9 +89,12 @@ def fixed_batch(dataset: str, data_dir: str | None, n: int, seed: int) -> tuple[
     return x, torch.randint(0, len(spec.classes), (n,), generator=gen), f"random {tuple(x.shape)} (no {dataset} found)"
 
 
-def method_params(names: list[str], steps: int | None, sets: list[str]) -> dict[str, dict[str, Any]]:
-    """Per method: {} (the Params defaults), PGD ``steps`` for adversarial methods, then the ``--set`` overrides."""
-    params: dict[str, dict[str, Any]] = {name: {} for name in names}
+def method_params(
+    names: list[str], steps: int | None, sets: list[str], configs: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per method: its config's params (else {}: the Params defaults), PGD ``steps`` for adversarial methods, then
+    the ``--set`` overrides."""
+    params: dict[str, dict[str, Any]] = {name: dict((configs or {}).get(name, {})) for name in names}
     for name in names:
         cls = METHODS[name].Params  # type: ignore[attr-defined]
         if steps is not None and "steps" in cls.model_fields and issubclass(cls, AdversarialParams):
@@ -113,11 +120,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
                           else "cpu")  # fmt: skip
-    names = args.methods.split(",") if args.methods else METHODS.names()
+    configs: dict[str, dict[str, Any]] = {}
+    for path in args.config:
+        try:
+            config = load_config(path)
+        except ExplainlabError as error:
+            raise SystemExit(f"--config {path}: {error}") from None
+        if config.method in configs:
+            raise SystemExit(f"--config {path}: a second config for method {config.method!r}")
+        configs[config.method] = config.method_params
+        for key in ("net", "dataset"):
+            value = getattr(config, key)
+            if getattr(args, key) not in (None, value):
+                raise SystemExit(f"--config {path}: {key} {value!r}, but this run benchmarks {getattr(args, key)!r}")
+            setattr(args, key, value)
+    args.net, args.dataset = args.net or "small_cnn", args.dataset or "mnist"
+    names = args.methods.split(",") if args.methods else list(configs) or METHODS.names()
     names = [name for name in names if name not in args.skip.split(",")]
     for name in names + [n for n in args.skip.split(",") if n]:
         METHODS[name]  # unknown names fail here, listing the valid ones
-    params = method_params(names, args.steps, args.set)
+    params = method_params(names, args.steps, args.set, configs)
     x, y, source = fixed_batch(args.dataset, args.data_dir, args.batch, args.seed)
     x, y = x.to(device), y.to(device)
     spec = get_spec(args.dataset)
@@ -217,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {"net": args.net, "dataset": args.dataset, "batch": args.batch, "source": source, "device": str(device),
                "threads": torch.get_num_threads(),
                "omp_wait_policy": os.environ["OMP_WAIT_POLICY"], "bf16": args.bf16, "warmup": args.warmup,
-               "reps": args.reps,
+               "reps": args.reps, "configs": args.config,
                "steps_override": args.steps, "sets": args.set, "torch": torch.__version__, "rows": rows,
                "failed": failed, "egat_within_limit": verdict, "times": times}  # fmt: skip
         text = json.dumps(out, indent=2) + "\n"

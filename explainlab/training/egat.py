@@ -1,6 +1,8 @@
-"""EGAT-lab: adversarial training with a Grad-CAM consistency constraint between clean and adversarial maps."""
+"""EGAT-lab: adversarial training with an explanation consistency constraint between clean and adversarial maps."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +29,25 @@ def gradcam_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor,
     return logits, F.normalize(cam.flatten(1), dim=1, eps=1e-8)
 
 
+def saliency_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """One forward pass: logits (N, K) and a differentiable, L2-normalized saliency map (N, H*W), |d f_y / dx| summed
+    over channels (Simonyan et al. 2014); training through it is double back-propagation through the whole net."""
+    if not x.requires_grad:  # a leaf of its own; an adversary's iterate keeps its graph
+        x = x.detach().requires_grad_(True)
+    logits = model(x)
+    (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x, create_graph=True)
+    return logits, F.normalize(grad.abs().sum(1).flatten(1), dim=1, eps=1e-8)
+
+
+EXPLANATIONS = {"gradcam": gradcam_with_logits, "saliency": saliency_with_logits}
+
+
 class EGAT(TrainingMethod):
     """Explanation-guided adversarial training, lab version of Chen et al. 2026 (arXiv:2603.01938, whose exact
     objective is unpublished; methods.md §5.1): x_adv = PGD(x, y); L = CE(f(x), y) + CE(f(x_adv), y) +
-    lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class; optional mixup of the clean pair and an
-    explanation-aware adversary that also ascends mu * (1 - cos(E(x), E(x')))."""
+    lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
+    gradient: the paper's loss is "saliency-based"); optional mixup of the clean pair, an explanation-aware adversary
+    that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight (1 in EGAT-lab, 0 = Madry's objective)."""
 
     name = "egat"
     title = "EGAT (lab version: AT + Grad-CAM consistency)"
@@ -43,20 +59,24 @@ class EGAT(TrainingMethod):
             0.0, ge=0.0, le=100.0, description="mu: the adversary also ascends the map dissimilarity (0 = CE-PGD)"
         )
         mixup_alpha: float = Field(0.0, ge=0.0, le=10.0, description="mixup Beta(a, a) on clean pairs (0 = off)")
+        explanation: Literal["gradcam", "saliency"] = Field(
+            "gradcam", description="E: Grad-CAM of the last conv block, or the input-gradient saliency map"
+        )
+        clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
 
     params: Params
 
     def _explanation_aware_adversary(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         p = self.params
-        model = unwrap(model)
+        model, explain = unwrap(model), EXPLANATIONS[p.explanation]
         with eval_mode(model), torch.enable_grad():
-            _, clean_map = gradcam_with_logits(model, x, y)
+            _, clean_map = explain(model, x, y)
             clean_map = clean_map.detach()
             noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * 2 - 1
             x_adv = (x + p.eps * noise).clamp(0, 1)
             for _ in range(p.steps):
                 x_adv.requires_grad_(True)
-                logits, adv_map = gradcam_with_logits(model, x_adv, y)
+                logits, adv_map = explain(model, x_adv, y)
                 dissimilarity = 1 - (adv_map * clean_map).sum(1)
                 objective = F.cross_entropy(logits, y, reduction="sum") + p.adversary_weight * dissimilarity.sum()
                 (grad,) = torch.autograd.grad(objective, x_adv)
@@ -75,12 +95,13 @@ class EGAT(TrainingMethod):
             x_adv = self._explanation_aware_adversary(model, x, y)
         else:
             x_adv = self.adversarial(model, x, y, p.eps, p.steps, p.step_size)
-        logits, maps = gradcam_with_logits(model, torch.cat([x, x_adv]), torch.cat([y, y]))
+        logits, maps = EXPLANATIONS[p.explanation](model, torch.cat([x, x_adv]), torch.cat([y, y]))
         n = len(x)
         clean_ce = lam * F.cross_entropy(logits[:n], y_a) + (1 - lam) * F.cross_entropy(logits[:n], y_b)
         adv_ce = F.cross_entropy(logits[n:], y)
         consistency = (1 - (maps[:n] * maps[n:]).sum(1)).mean()
-        total = clean_ce + adv_ce + p.explanation_weight * consistency
+        total = p.clean_weight * clean_ce + adv_ce + p.explanation_weight * consistency
+        name = "cam_dissimilarity" if p.explanation == "gradcam" else "saliency_dissimilarity"
         parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
-                 "cam_dissimilarity": float(consistency.detach())}  # fmt: skip
+                 name: float(consistency.detach())}  # fmt: skip
         return LossParts(total, parts)

@@ -1,0 +1,34 @@
+"""bench/train_cost.py: zoo configs set the benchmarked methods, their params, net and dataset; bad configs are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import train_cost
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_configs_set_methods_params_net_and_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cost.json"
+    configs = ["--config", str(REPO / "configs/mnist_pgd_at.toml"), "--config", str(REPO / "configs/mnist_egat.toml")]
+    code = train_cost.main([*configs, "--batch", "4", "--steps", "1", "--warmup", "0", "--reps", "2",
+                            "--data-dir", str(tmp_path), "--json", str(out)])  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert (result["net"], result["dataset"]) == ("small_cnn", "mnist")
+    rows = {row["method"]: row for row in result["rows"]}
+    assert set(rows) == {"pgd_at", "egat"}
+    assert "step_size=0.04" in rows["egat"]["params"] and "steps=1" in rows["egat"]["params"]
+    assert rows["pgd_at"]["ratio_to_pgd_at"] == pytest.approx(1.0)
+    assert "egat / pgd_at" in capsys.readouterr().out
+
+
+def test_a_config_for_another_net_is_refused() -> None:
+    with pytest.raises(SystemExit, match="net 'resnet20'"):
+        train_cost.main(["--net", "small_cnn", "--config", str(REPO / "configs/cifar10_egat_cpu.toml")])
+    with pytest.raises(SystemExit, match="no-such.toml"):
+        train_cost.main(["--config", "no-such.toml"])

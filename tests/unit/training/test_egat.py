@@ -1,0 +1,77 @@
+"""EGAT-lab: the two explanation maps (closed form for a linear model), the loss's parts and weights, and the
+explanation-aware adversary's constraint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explainlab.training import METHODS
+from explainlab.training.egat import EGAT, saliency_with_logits
+
+ADV = {"eps": 0.1, "steps": 2, "step_size": 0.05}
+
+
+def batch(n: int = 6, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 8, 8, generator=gen), torch.randint(0, 3, (n,), generator=gen)
+
+
+def test_saliency_of_a_linear_model_is_its_normalized_weight_row() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    x, y = torch.rand(5, 2, 4, 4), torch.tensor([0, 1, 2, 1, 0])
+    logits, maps = saliency_with_logits(model, x, y)
+    expected = F.normalize(model[1].weight.view(3, 2, 16).abs().sum(1)[y], dim=1)
+    torch.testing.assert_close(maps, expected)
+    torch.testing.assert_close(logits, model(x))
+    # the map is differentiable in the weights (double back-propagation), which is what the consistency term trains
+    (grad,) = torch.autograd.grad(maps[:, 0].sum(), model[1].weight)
+    assert float(grad.abs().sum()) > 0
+
+
+def test_saliency_keeps_the_graph_of_an_input_that_requires_grad(tiny_model: nn.Module) -> None:
+    x, y = batch(3)
+    x = x.requires_grad_(True)
+    _, maps = saliency_with_logits(tiny_model, x, y)
+    (grad,) = torch.autograd.grad(maps.square().sum(1).sum() + maps[:, 5].sum(), x)
+    assert grad.shape == x.shape and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("explanation", ["gradcam", "saliency"])
+def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.Module, explanation: str) -> None:
+    model = tiny_model.train()
+    x, y = batch(8)
+    egat = METHODS.create("egat", {**ADV, "explanation": explanation, "explanation_weight": 0.0, "clean_weight": 0.0})
+    madry = METHODS.create("pgd_at", ADV)
+    egat.prepare(model, seed=3)
+    madry.prepare(model, seed=3)
+    torch.testing.assert_close(egat.loss(model, x, y).total, madry.loss(model, x, y).total, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("explanation", ["gradcam", "saliency"])
+def test_total_is_the_weighted_sum_of_the_parts(tiny_model: nn.Module, explanation: str) -> None:
+    model = tiny_model.train()
+    x, y = batch(8)
+    method = METHODS.create("egat", {**ADV, "explanation": explanation, "explanation_weight": 2.5, "clean_weight": 0.5})
+    method.prepare(model, seed=0)
+    out = method.loss(model, x, y)
+    key = "cam_dissimilarity" if explanation == "gradcam" else "saliency_dissimilarity"
+    assert set(out.parts) == {"clean_ce", "adv_ce", key}
+    assert 0.0 <= out.parts[key] <= 1.0 + 1e-6
+    expected = 0.5 * out.parts["clean_ce"] + out.parts["adv_ce"] + 2.5 * out.parts[key]
+    assert float(out.total.detach()) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("explanation", ["gradcam", "saliency"])
+def test_explanation_aware_adversary_stays_in_the_ball(tiny_model: nn.Module, explanation: str) -> None:
+    x, y = batch(6)
+    method = EGAT(eps=0.1, steps=3, step_size=0.05, adversary_weight=5.0, explanation=explanation)
+    method.prepare(tiny_model, seed=0)
+    x_adv = method._explanation_aware_adversary(tiny_model, x, y)
+    assert not x_adv.requires_grad
+    assert float((x_adv - x).abs().max()) <= 0.1 + 1e-6
+    assert float(x_adv.min()) >= 0.0 and float(x_adv.max()) <= 1.0
+    assert float((x_adv - x).abs().max()) > 0.05  # it moved
