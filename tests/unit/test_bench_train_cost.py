@@ -1,4 +1,4 @@
-"""bench/train_cost.py: zoo configs set the benchmarked methods, their params, net and dataset; bad configs are refused."""
+"""bench/train_cost.py: zoo configs set the methods, their params, net and dataset; bad configs are refused."""
 
 from __future__ import annotations
 
