@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--net", default=None, help="architecture (registry key; default: the configs', small_cnn)")
     parser.add_argument("--dataset", default=None,
-                        help="mnist, fashion_mnist or cifar10: the input shape (default: the configs', mnist)")  # fmt: skip
+                        help="mnist, fashion_mnist or cifar10 (default: the configs', mnist)")  # fmt: skip
     parser.add_argument("--data-dir", default=None, help="dataset root (default: $EXPLAINLAB_DATA, ../shared/data)")
     parser.add_argument("--batch", type=int, default=128, help="images in the fixed batch")
     parser.add_argument("--warmup", type=int, default=1, help="untimed round-robin rounds first")
@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
                         help="override a method's param, e.g. egat.explanation_weight=2 (repeatable)")  # fmt: skip
     parser.add_argument("--config", action="append", default=[], metavar="TOML",
-                        help="take a method and its params from a training config (repeatable; sets --methods)")  # fmt: skip
+                        help="a method and its params from a training config (repeatable)")  # fmt: skip
     parser.add_argument("--methods", default=None, help="comma-separated subset (default: every registered method)")
     parser.add_argument("--skip", default="", help="comma-separated methods to leave out (e.g. the RAR ones on a CPU)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the methods' sample generation")
