@@ -50,7 +50,7 @@ class EGAT(TrainingMethod):
     that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight (1 in EGAT-lab, 0 = Madry's objective)."""
 
     name = "egat"
-    title = "EGAT (lab version: AT + Grad-CAM consistency)"
+    title = "EGAT (lab version: AT + explanation consistency)"
     citation = "Chen, Chen, Lin, Hong, Wu, Liao, Liu 2026, Explanation-Guided Adversarial Training, arXiv:2603.01938"
 
     class Params(AdversarialParams):
@@ -63,6 +63,9 @@ class EGAT(TrainingMethod):
             "gradcam", description="E: Grad-CAM of the last conv block, or the input-gradient saliency map"
         )
         clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
+        explanation_fraction: float = Field(
+            1.0, gt=0.0, le=1.0, description="share of the batch whose map pair enters the consistency mean (cost)"
+        )
 
     params: Params
 
@@ -95,11 +98,17 @@ class EGAT(TrainingMethod):
             x_adv = self._explanation_aware_adversary(model, x, y)
         else:
             x_adv = self.adversarial(model, x, y, p.eps, p.steps, p.step_size)
-        logits, maps = EXPLANATIONS[p.explanation](model, torch.cat([x, x_adv]), torch.cat([y, y]))
         n = len(x)
-        clean_ce = lam * F.cross_entropy(logits[:n], y_a) + (1 - lam) * F.cross_entropy(logits[:n], y_b)
-        adv_ce = F.cross_entropy(logits[n:], y)
-        consistency = (1 - (maps[:n] * maps[n:]).sum(1)).mean()
+        k = max(1, round(p.explanation_fraction * n))  # the first k pairs are explained (an unbiased subsample)
+        explained, maps = EXPLANATIONS[p.explanation](model, torch.cat([x[:k], x_adv[:k]]), torch.cat([y[:k], y[:k]]))
+        rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
+        plain = model(torch.cat(rest)) if k < n else explained[:0]
+        adv_logits = torch.cat([explained[k:], plain[: n - k]])
+        clean_logits = torch.cat([explained[:k], plain[n - k :]]) if p.clean_weight > 0 else explained[:k]
+        m = len(clean_logits)
+        clean_ce = lam * F.cross_entropy(clean_logits, y_a[:m]) + (1 - lam) * F.cross_entropy(clean_logits, y_b[:m])
+        adv_ce = F.cross_entropy(adv_logits, y)
+        consistency = (1 - (maps[:k] * maps[k:]).sum(1)).mean()
         total = p.clean_weight * clean_ce + adv_ce + p.explanation_weight * consistency
         name = "cam_dissimilarity" if p.explanation == "gradcam" else "saliency_dissimilarity"
         parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
