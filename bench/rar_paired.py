@@ -32,7 +32,7 @@ configure_runtime()
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import ExplainlabError  # noqa: E402
 from explainlab.eval.attribution_robustness import PRESETS, RARProtocol, attribution_robustness  # noqa: E402
-from explainlab.zoo.store import load_model  # noqa: E402
+from explainlab.zoo.store import load_model, read_card  # noqa: E402
 
 ZOO_REDUCTIONS: dict[str, dict[str, int]] = {
     "mnist": {"attack_ig_steps": 10, "restarts": 1},
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         args.error(f"no stored model (card.json) at: {', '.join(missing)}")
     try:
-        cards = [load_model(f)[1] for f in folders]
+        cards = [read_card(f) for f in folders]  # the weights are loaded (and hashed) once, in per_image
     except ExplainlabError as error:
         args.error(str(error))
     datasets = {card.dataset for card in cards}
