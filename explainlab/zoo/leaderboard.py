@@ -5,6 +5,7 @@ Generated text only; the numbers come from ``report.json`` files written by ``ex
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,59 @@ CLAIMS_LEGEND = (
     'A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. Settings are the '
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
+
+
+SEED_LEGEND = (
+    "Models trained from one config with different seeds (ids `<recipe>-s<seed>`): each cell lists the seeds' "
+    "numbers in seed order and, in parentheses, their spread (max − min). The claims' standard errors count only "
+    "the sampling of test images; a difference smaller than this spread is within seed-to-seed variation too."
+)
+SEEDED_ID = re.compile(r"(?P<recipe>.+)-s(?P<seed>\d+)")
+
+
+def seed_spread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluated models whose ids differ only in the seed suffix, one entry per recipe (the id without it) with two or
+    more seeds: {"recipe", "seeds", "ids", "metrics": {headline key: {"values" (seed order), "spread"} or None}}."""
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for row in rows:
+        match = SEEDED_ID.fullmatch(row["id"])
+        if match and row.get("has_report"):
+            groups[match["recipe"]].append((int(match["seed"]), row))
+    out = []
+    for recipe, group in sorted(groups.items()):
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda pair: pair[0])
+        metrics: dict[str, dict[str, Any] | None] = {}
+        for key, _, _ in COLUMNS:
+            values = [(row["headline"].get(key) or {}).get("value") for _, row in group]
+            metrics[key] = None if None in values else {"values": values, "spread": max(values) - min(values)}
+        out.append({"recipe": recipe, "seeds": [seed for seed, _ in group], "ids": [row["id"] for _, row in group],
+                    "metrics": metrics})  # fmt: skip
+    return out
+
+
+def _spread_cell(entry: dict[str, Any] | None, fmt: str) -> str:
+    if entry is None:
+        return "—"
+    scale, digits = (100, 1) if fmt == "pct" else (1, 3)
+    numbers = " / ".join(f"{scale * v:.{digits}f}" for v in entry["values"])
+    return f"{numbers} ({scale * entry['spread']:.{digits}f})"
+
+
+def render_seed_spread(rows: list[dict[str, Any]]) -> list[str]:
+    """The seed-spread table (markdown lines); empty when no recipe has two evaluated seeds."""
+    spread = seed_spread(rows)
+    if not spread:
+        return []
+    header = ["recipe", "seeds", *[c[1] for c in COLUMNS]]
+    lines = ["## Seed-to-seed spread", "", SEED_LEGEND, ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for entry in spread:
+        cells = [f"`{entry['recipe']}`", ", ".join(map(str, entry["seeds"]))]
+        cells += [_spread_cell(entry["metrics"][key], fmt) for key, _, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _cell(entry: dict[str, Any] | None, fmt: str) -> str:
@@ -153,6 +207,7 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
             cells += [duration, _notes(row)]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
+    lines += render_seed_spread([row for row in rows if not row.get("error")])
     claims = check_claims(root)
     if claims:
         lines += ["## The papers' claims, checked", "", CLAIMS_LEGEND, "", *render_claims(claims), ""]

@@ -15,6 +15,7 @@ from explainlab import render
 from explainlab.attacks import ATTACKS
 from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
+from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, seed_spread
 from explainlab.zoo.store import read_report
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
@@ -198,7 +199,15 @@ async def leaderboard(request: Request) -> HTMLResponse:
     return _page(
         request,
         "leaderboard.html",
-        {"datasets": by_dataset, "claims": claims, "pct_metrics": PCT_METRICS, "metric_titles": METRIC_TITLES},
+        {
+            "datasets": by_dataset,
+            "claims": claims,
+            "pct_metrics": PCT_METRICS,
+            "metric_titles": METRIC_TITLES,
+            "seed_spread": seed_spread(rows),
+            "seed_legend": SEED_LEGEND,
+            "columns": COLUMNS,
+        },
     )
 
 

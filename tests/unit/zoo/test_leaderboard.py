@@ -8,9 +8,11 @@ from types import SimpleNamespace
 import pytest
 
 from explainlab.cli import main
-from explainlab.zoo import render_leaderboard, write_leaderboard
+from explainlab.nets import build_model
+from explainlab.zoo import render_leaderboard, save_model, write_leaderboard
 from explainlab.zoo.leaderboard import format_duration
 from tests.unit.zoo.conftest import card as make_card
+from tests.unit.zoo.conftest import report
 
 
 def test_markdown_tables(zoo: SimpleNamespace) -> None:
@@ -71,3 +73,17 @@ def test_a_fine_tune_names_its_base(zoo: SimpleNamespace) -> None:
     (model_dir / "card.json").write_text(tuned.model_dump_json())
     line = next(x for x in render_leaderboard(zoo.models).splitlines() if x.startswith("| `mnist-tuned`"))
     assert "12.6 min + `mnist-a`" in line
+
+
+def test_seed_spread_table(zoo: SimpleNamespace) -> None:
+    assert "Seed-to-seed spread" not in render_leaderboard(zoo.models)  # no recipe has two seeds yet
+    for seed, (clean, pgd) in {0: (0.9812, 0.9123), 1: (0.9790, 0.8950), 2: (0.9800, 0.9000)}.items():
+        c = make_card(f"mnist-rec-s{seed}")
+        save_model(zoo.models / c.id, build_model("small_cnn", c.mean, c.std, **c.net_params, num_classes=10), c)
+        if seed < 2:  # seed 2 is trained but not evaluated: left out of the spread
+            report(c, clean, pgd).write(zoo.models / c.id / "report.json")
+    text = render_leaderboard(zoo.models)
+    section = text.split("## Seed-to-seed spread")[1].split("##")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == 1 and rows[0].startswith("| `mnist-rec` | 0, 1 |")
+    assert "98.1 / 97.9 (0.2)" in rows[0] and "91.2 / 89.5 (1.7)" in rows[0] and "0.778 / 0.778 (0.000)" in rows[0]
