@@ -30,8 +30,9 @@ from explainlab.runtime import configure_runtime
 configure_runtime()
 
 from explainlab.data import load_dataset  # noqa: E402
-from explainlab.errors import ExplainlabError  # noqa: E402
+from explainlab.errors import CheckpointError, ExplainlabError  # noqa: E402
 from explainlab.eval.attribution_robustness import PRESETS, RARProtocol, attribution_robustness  # noqa: E402
+from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model, read_card  # noqa: E402
 
 ZOO_REDUCTIONS: dict[str, dict[str, int]] = {
@@ -92,11 +93,15 @@ def paired_difference(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    folders = [Path(m) if Path(m).is_dir() and (Path(m) / "card.json").is_file() else args.models_dir / m
-               for m in args.models]  # fmt: skip
-    missing = [str(f) for f in folders if not (f / "card.json").is_file()]
+    folders, missing = [], []
+    for model in args.models:  # an id under --models-dir, else a model folder (the zoo's own lookup)
+        try:
+            folders.append(resolve_model_dir(model, args.models_dir))
+        except CheckpointError:
+            missing.append(model)
     if missing:
-        args.error(f"no stored model (card.json) at: {', '.join(missing)}")
+        args.error(f"no stored model (card.json) at: {', '.join(missing)} (neither an id under {args.models_dir} "
+                   "nor a model folder)")  # fmt: skip
     try:
         cards = [read_card(f) for f in folders]  # the weights are loaded (and hashed) once, in per_image
     except ExplainlabError as error:

@@ -87,9 +87,7 @@ def seed_spread(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _spread_cell(entry: dict[str, Any] | None, fmt: str) -> str:
     if entry is None:
         return "—"
-    scale, digits = (100, 1) if fmt == "pct" else (1, 3)
-    numbers = " / ".join(f"{scale * v:.{digits}f}" for v in entry["values"])
-    return f"{numbers} ({scale * entry['spread']:.{digits}f})"
+    return " / ".join(_format(v, fmt) for v in entry["values"]) + f" ({_format(entry['spread'], fmt)})"
 
 
 def render_seed_spread(rows: list[dict[str, Any]]) -> list[str]:
@@ -107,11 +105,15 @@ def render_seed_spread(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _format(value: float, fmt: str) -> str:
+    """A percentage ("pct", one decimal) or a plain number (three decimals)."""
+    return f"{100 * value:.1f}" if fmt == "pct" else f"{value:.3f}"
+
+
 def _cell(entry: dict[str, Any] | None, fmt: str) -> str:
     if entry is None or entry.get("value") is None:
         return "—"
-    value = float(entry["value"])
-    text = f"{100 * value:.1f}" if fmt == "pct" else f"{value:.3f}"
+    text = _format(float(entry["value"]), fmt)
     return f"{text} (n={entry['n']})" if entry.get("n") is not None else text
 
 
