@@ -9,6 +9,7 @@ with a message and exit code 2).
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -89,6 +90,10 @@ class TrainConfig(BaseModel):
 
         if self.eps_warmup_epochs > 0 and not issubclass(method_cls.Params, AdversarialParams):
             raise ValueError(f"eps_warmup_epochs ramps an adversarial budget; {self.method!r} has none")
+        id_seed = re.search(r"-s(\d+)$", self.id or "")
+        if id_seed and int(id_seed[1]) != self.seed:  # e.g. a config's id kept under --set seed=1
+            raise ValueError(f"id {self.id!r} names seed {id_seed[1]} but seed is {self.seed}; set an id that ends in "
+                             f"-s{self.seed} (--set id=...) or leave the seed suffix off")  # fmt: skip
         return self
 
     def resolved_net_params(self) -> dict[str, Any]:

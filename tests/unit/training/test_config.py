@@ -115,6 +115,13 @@ def test_invalid_configs_are_validation_errors(overrides: list[str]) -> None:
         load_config(None, overrides)
 
 
+def test_an_id_that_names_another_seed_is_refused() -> None:
+    with pytest.raises(ValidationError, match="names seed 0 but seed is 1"):
+        load_config(None, ['id="mnist-x-s0"', "seed=1"])
+    assert load_config(None, ['id="mnist-x-s1"', "seed=1"]).model_id() == "mnist-x-s1"
+    assert load_config(None, ['id="mnist-x"', "seed=1"]).model_id() == "mnist-x"
+
+
 def test_file_problems_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.toml")
