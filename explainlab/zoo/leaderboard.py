@@ -42,7 +42,9 @@ LEGEND = (
     "attacked (higher = more robust explanations). Gini: sparsity of IG maps (higher = more concise). corruption "
     "mean: accuracy (%) averaged over 5 corruptions × 3 severities. train time: the run's own; a fine-tune adds its "
     "base model's (named). Notes: `quick` = smoke-test settings; "
-    "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md."
+    "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md; "
+    "`N torch threads` appears where a table's reports ran at different thread counts, which moves the RAR attack's "
+    "result (float summation order; about 1 point on 200 images)."
 )
 
 CLAIMS_LEGEND = (
@@ -127,7 +129,12 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _notes(row: dict[str, Any]) -> str:
+def mixes_thread_counts(rows: list[dict[str, Any]]) -> bool:
+    """Whether these models' reports were evaluated at more than one torch thread count."""
+    return len({row.get("torch_threads") for row in rows if row.get("has_report")}) > 1
+
+
+def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
     if row.get("error"):
         return "unreadable card (`explainlab zoo list` shows the error)"
     if not row.get("has_report"):
@@ -140,6 +147,8 @@ def _notes(row: dict[str, Any]) -> str:
         notes.append("RAR reduced: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
     if row.get("warnings"):
         notes.append("warnings: " + ", ".join(f"`{c}`" for c in row["warnings"]))
+    if mixed_threads:
+        notes.append(f"{row.get('torch_threads') or '?'} torch threads")
     return "; ".join(notes)
 
 
@@ -198,6 +207,7 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
     header = ["model", "method", *[c[1] for c in COLUMNS], "train time", "notes"]
     for dataset in sorted(by_dataset):
         group = sorted(by_dataset[dataset], key=_sort_key)
+        mixed_threads = mixes_thread_counts(group)
         lines += [_heading(dataset, group), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in group:
             head = row.get("headline") or {}
@@ -206,7 +216,7 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
             duration = format_duration(row.get("train_seconds"))
             if row.get("init_from"):  # a fine-tune: its own time, on top of its base model's
                 duration += f" + `{row['init_from']}`"
-            cells += [duration, _notes(row)]
+            cells += [duration, _notes(row, mixed_threads)]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     lines += render_seed_spread([row for row in rows if not row.get("error")])

@@ -61,15 +61,17 @@ def headline(report: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
 
 
 def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
-    """Qualifiers a reader needs next to the numbers: quick run, reduced RAR settings, fired warnings."""
+    """Qualifiers a reader needs next to the numbers: quick run, reduced RAR settings, fired warnings, and the torch
+    thread count of the evaluation (the RAR attack's result depends on it through float summation order)."""
     if report is None:
-        return {"quick": None, "rar_overrides": {}, "rar_paper_settings": None, "warnings": []}
+        return {"quick": None, "rar_overrides": {}, "rar_paper_settings": None, "warnings": [], "torch_threads": None}
     attribution = report.get("attribution_robustness") or {}
     return {
         "quick": bool(_dig(report, ("evaluation", "quick"))),
         "rar_overrides": attribution.get("overrides", {}),
         "rar_paper_settings": attribution.get("paper_settings"),
         "warnings": [w.get("code") for w in report.get("warnings", []) if isinstance(w, dict)],
+        "torch_threads": _dig(report, ("evaluation", "torch_threads")),
     }
 
 

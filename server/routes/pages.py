@@ -15,7 +15,7 @@ from explainlab import render
 from explainlab.attacks import ATTACKS
 from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
-from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, seed_spread
+from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts, seed_spread
 from explainlab.zoo.store import read_report
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
@@ -201,6 +201,7 @@ async def leaderboard(request: Request) -> HTMLResponse:
         "leaderboard.html",
         {
             "datasets": by_dataset,
+            "mixed_threads": {ds: mixes_thread_counts(group) for ds, group in by_dataset.items()},
             "claims": claims,
             "pct_metrics": PCT_METRICS,
             "metric_titles": METRIC_TITLES,

@@ -30,7 +30,8 @@ def attack(value: float, n: int, name: str = "pgd") -> dict:
     return {**score(value, n), "attack": name, "params": {}, "seconds": 1.0}
 
 
-def report(c: ModelCard, clean: float, pgd: float, *, quick: bool = False, warnings: tuple[str, ...] = ()) -> Report:
+def report(c: ModelCard, clean: float, pgd: float, *, quick: bool = False, warnings: tuple[str, ...] = (),
+           threads: int = 2) -> Report:  # fmt: skip
     """A schema-valid report with made-up numbers (validated through the Report model)."""
     n, n_rar = (100, 10) if quick else (1000, 500)
     overrides = {"steps": 5, "restarts": 1} if quick else {}
@@ -50,8 +51,9 @@ def report(c: ModelCard, clean: float, pgd: float, *, quick: bool = False, warni
                                 "resolution": "28px", "seconds": 1.0},
         "checks": {}, "warnings": [{"code": w, "message": w, "details": {}} for w in warnings],
         "train_seconds": c.train_seconds, "hardware": c.hardware,
-        "evaluation": {"hardware": "CPU", "torch_threads": 2, "torch_version": "2.13", "seconds": 5.0, "commit": "abc",
-                       "created": "2026-01-01T00:00:00+00:00", "data_source": "x", "settings": {}, "quick": quick},
+        "evaluation": {"hardware": "CPU", "torch_threads": threads, "torch_version": "2.13", "seconds": 5.0,
+                       "commit": "abc", "created": "2026-01-01T00:00:00+00:00", "data_source": "x",
+                       "settings": {}, "quick": quick},
     }  # fmt: skip
     return Report.model_validate(data)
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from explainlab.cli import main
-from explainlab.zoo.claims import check_claims, standard_error, verdict
+from explainlab.zoo.claims import check_claims, render_claims, short_label, standard_error, verdict
 from explainlab.zoo.leaderboard import render_leaderboard
 
 PREFIX = "mnist-small_cnn"
 
 
-def stored(root: Path, method: str, report: dict | None = None, **files: dict) -> str:
+def stored(root: Path, method: str, report: dict | None = None, seed: int = 0, **files: dict) -> str:
     """A model folder with a card and the given JSON files (the claims read nothing else)."""
-    model_id = f"{PREFIX}-{method}-s0"
+    model_id = f"{PREFIX}-{method}-s{seed}"
     folder = root / model_id
     folder.mkdir(parents=True)
     (folder / "card.json").write_text("{}")
@@ -80,6 +80,19 @@ def test_claims_from_reports(tmp_path: Path) -> None:
     untrained = [r for r in rows if "ig_sum_norm" in r["better"] or "l1" in r["worse"]]
     assert untrained and all(r["verdict"] == "not trained" and r["difference"] is None for r in untrained)
     assert by_pair(rows, "pgd_at", "natural", "topk_intersection")["a"]["n"] == 400
+
+
+def test_a_second_seed_is_compared_to_the_baseline_seed_0(tmp_path: Path) -> None:
+    stored(tmp_path, "pgd_at", rep(topk=0.70, worst=0.90))
+    stored(tmp_path, "egat_saliency_l0.2", rep(topk=0.74, worst=0.89), seed=1)
+    rows = [r for r in check_claims(tmp_path) if r["better"] == f"{PREFIX}-egat_saliency_l0.2-s1"]
+    assert {r["metric"] for r in rows} == {"worst", "topk_intersection"}
+    assert all(r["worse"] == f"{PREFIX}-pgd_at-s0" and r["labels"] == ["egat_saliency_l0.2-s1", "pgd_at"] for r in rows)
+    topk = next(r for r in rows if r["metric"] == "topk_intersection")
+    assert topk["difference"] == pytest.approx(0.04) and topk["verdict"] == "holds, within noise"
+    assert any("| `egat_saliency_l0.2-s1` 74.0 | `pgd_at` 70.0 |" in line for line in render_claims(rows))
+    assert short_label("cifar10-resnet20-pgd_at-s0") == "pgd_at"
+    assert short_label("mnist-small_cnn-pgd_at-s1") == "pgd_at-s1"
 
 
 def test_missing_number_is_not_measured(tmp_path: Path) -> None:

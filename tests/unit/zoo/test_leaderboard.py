@@ -87,3 +87,16 @@ def test_seed_spread_table(zoo: SimpleNamespace) -> None:
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     assert len(rows) == 1 and rows[0].startswith("| `mnist-rec` | 0, 1 |")
     assert "98.1 / 97.9 (0.2)" in rows[0] and "91.2 / 89.5 (1.7)" in rows[0] and "0.778 / 0.778 (0.000)" in rows[0]
+
+
+def test_mixed_thread_counts_are_noted(zoo: SimpleNamespace) -> None:
+    def board_lines() -> list[str]:
+        return [line for line in render_leaderboard(zoo.models).splitlines() if line.startswith("| `mnist-")]
+
+    assert not any("torch threads" in line for line in board_lines())  # the fixture's reports share one count
+    c = make_card("mnist-other-s0")
+    save_model(zoo.models / c.id, build_model("small_cnn", c.mean, c.std, **c.net_params, num_classes=10), c)
+    report(c, 0.98, 0.90, threads=1).write(zoo.models / c.id / "report.json")
+    lines = board_lines()
+    assert any(line.startswith("| `mnist-other-s0`") and "1 torch threads" in line for line in lines)
+    assert all("torch threads" in line for line in lines if "no report" not in line)
