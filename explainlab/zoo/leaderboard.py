@@ -148,7 +148,8 @@ def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
     if row.get("warnings"):
         notes.append("warnings: " + ", ".join(f"`{c}`" for c in row["warnings"]))
     if mixed_threads:
-        notes.append(f"{row.get('torch_threads') or '?'} torch threads")
+        threads = row.get("torch_threads")
+        notes.append(f"{threads or '?'} torch thread{'' if threads == 1 else 's'}")
     return "; ".join(notes)
 
 

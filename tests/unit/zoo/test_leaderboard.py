@@ -93,10 +93,10 @@ def test_mixed_thread_counts_are_noted(zoo: SimpleNamespace) -> None:
     def board_lines() -> list[str]:
         return [line for line in render_leaderboard(zoo.models).splitlines() if line.startswith("| `mnist-")]
 
-    assert not any("torch threads" in line for line in board_lines())  # the fixture's reports share one count
+    assert not any("torch thread" in line for line in board_lines())  # the fixture's reports share one count
     c = make_card("mnist-other-s0")
     save_model(zoo.models / c.id, build_model("small_cnn", c.mean, c.std, **c.net_params, num_classes=10), c)
     report(c, 0.98, 0.90, threads=1).write(zoo.models / c.id / "report.json")
     lines = board_lines()
-    assert any(line.startswith("| `mnist-other-s0`") and "1 torch threads" in line for line in lines)
-    assert all("torch threads" in line for line in lines if "no report" not in line)
+    assert any(line.startswith("| `mnist-other-s0`") and " 1 torch thread |" in line for line in lines)
+    assert all("torch thread" in line for line in lines if "no report" not in line)
