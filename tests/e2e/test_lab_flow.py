@@ -133,6 +133,9 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     claim = page.locator('tr[data-claim="topk_intersection:mnist-small_cnn-pgd_at-s0:mnist-small_cnn-natural-s0"]')
     expect(claim.locator(".badge")).to_have_text("holds")
     expect(page.locator("table.claims tbody tr").first).to_be_visible()
+    # a second seed's claim row names its seed
+    seed1 = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s1:mnist-small_cnn-pgd_at-s0"]')
+    expect(seed1.locator("td").nth(3).locator("a")).to_have_text("egat_saliency_l0.2-s1")
     # the zoo ships two PGD-AT seeds: their spread is listed next to the claims it qualifies
     expect(page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)).to_have_text("0, 1")
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
