@@ -43,8 +43,9 @@ LEGEND = (
     "mean: accuracy (%) averaged over 5 corruptions × 3 severities. train time: the run's own; a fine-tune adds its "
     "base model's (named). Notes: `quick` = smoke-test settings; "
     "`RAR reduced` = protocol settings below the paper's (listed); warning codes are explained in docs/checks.md; "
-    "`N torch threads` appears where a table's reports ran at different thread counts, which moves the RAR attack's "
-    "result (float summation order; about 1 point on 200 images)."
+    "`stronger attacks` = the same evaluation re-run with more restarts (`<id>/report_strong_attacks.json`), its "
+    "worst case and warnings; `N torch threads` appears where a table's reports ran at different thread counts, "
+    "which moves the RAR attack's result (float summation order; about 1 point on 200 images)."
 )
 
 CLAIMS_LEGEND = (
@@ -147,6 +148,13 @@ def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
         notes.append("RAR reduced: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
     if row.get("warnings"):
         notes.append("warnings: " + ", ".join(f"`{c}`" for c in row["warnings"]))
+    strong = row.get("strong_attacks")
+    if strong and strong.get("worst"):
+        restarts = strong["settings"]
+        notes.append(f"stronger attacks (PGD × {restarts['pgd_restarts']}, APGD × {restarts['apgd_restarts']} "
+                     f"restarts): worst {_format(strong['worst']['value'], 'pct')}, "
+                     + ("warnings: " + ", ".join(f"`{c}`" for c in strong["warnings"]) if strong["warnings"]
+                        else "no warnings"))  # fmt: skip
     if mixed_threads:
         threads = row.get("torch_threads")
         notes.append(f"{threads or '?'} torch thread{'' if threads == 1 else 's'}")

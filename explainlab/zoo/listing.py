@@ -75,8 +75,21 @@ def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _read_report(directory: Path) -> dict[str, Any] | None:
-    path = directory / REPORT
+STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts, where a warning asked for it
+
+
+def strong_attacks(directory: Path) -> dict[str, Any] | None:
+    """The re-run with stronger white-box attacks (``--set pgd_restarts=10 --set apgd_restarts=5 --out
+    <dir>/report_strong_attacks.json``), if any: its worst case and warnings, which qualify the report's."""
+    report = _read_report(directory, STRONG_REPORT)
+    if report is None:
+        return None
+    settings = {k: _dig(report, ("evaluation", "settings", k)) for k in ("pgd_restarts", "apgd_restarts")}
+    return {"worst": headline(report).get("worst"), "warnings": report_notes(report)["warnings"], "settings": settings}
+
+
+def _read_report(directory: Path, name: str = REPORT) -> dict[str, Any] | None:
+    path = directory / name
     if not path.is_file():
         return None
     try:
@@ -107,6 +120,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "has_report": report is not None,
         "evaluated": _dig(report, ("evaluation", "created")),
         "headline": headline(report),
+        "strong_attacks": strong_attacks(directory),
         **report_notes(report),
     }
 

@@ -100,3 +100,18 @@ def test_mixed_thread_counts_are_noted(zoo: SimpleNamespace) -> None:
     lines = board_lines()
     assert any(line.startswith("| `mnist-other-s0`") and " 1 torch thread |" in line for line in lines)
     assert all("torch thread" in line for line in lines if "no report" not in line)
+
+
+def test_a_stronger_attack_rerun_is_noted(zoo: SimpleNamespace) -> None:
+    c = make_card("mnist-warned-s0")
+    save_model(zoo.models / c.id, build_model("small_cnn", c.mean, c.std, **c.net_params, num_classes=10), c)
+    report(c, 0.98, 0.90, warnings=("black_box_stronger",)).write(zoo.models / c.id / "report.json")
+    strong = report(c, 0.98, 0.88).model_dump()
+    strong["evaluation"]["settings"] = {"pgd_restarts": 10, "apgd_restarts": 5}
+    (zoo.models / c.id / "report_strong_attacks.json").write_text(json.dumps(strong))
+    line = next(x for x in render_leaderboard(zoo.models).splitlines() if x.startswith("| `mnist-warned-s0`"))
+    worst = 100 * strong["robust_accuracy"]["worst"]["value"]
+    assert (
+        f"warnings: `black_box_stronger`; stronger attacks (PGD × 10, APGD × 5 restarts): worst {worst:.1f}, "
+        "no warnings" in line
+    )
