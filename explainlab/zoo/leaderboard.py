@@ -135,6 +135,10 @@ def mixes_thread_counts(rows: list[dict[str, Any]]) -> bool:
     return len({row.get("torch_threads") for row in rows if row.get("has_report")}) > 1
 
 
+def _warning_codes(codes: list[str]) -> str:
+    return "warnings: " + ", ".join(f"`{c}`" for c in codes)
+
+
 def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
     if row.get("error"):
         return "unreadable card (`explainlab zoo list` shows the error)"
@@ -147,14 +151,13 @@ def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
     if overrides and not row.get("rar_paper_settings"):
         notes.append("RAR reduced: " + ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())))
     if row.get("warnings"):
-        notes.append("warnings: " + ", ".join(f"`{c}`" for c in row["warnings"]))
+        notes.append(_warning_codes(row["warnings"]))
     strong = row.get("strong_attacks")
     if strong and strong.get("worst"):
         restarts = strong["settings"]
         notes.append(f"stronger attacks (PGD × {restarts['pgd_restarts']}, APGD × {restarts['apgd_restarts']} "
                      f"restarts): worst {_format(strong['worst']['value'], 'pct')}, "
-                     + ("warnings: " + ", ".join(f"`{c}`" for c in strong["warnings"]) if strong["warnings"]
-                        else "no warnings"))  # fmt: skip
+                     + (_warning_codes(strong["warnings"]) if strong["warnings"] else "no warnings"))  # fmt: skip
     if mixed_threads:
         threads = row.get("torch_threads")
         notes.append(f"{threads or '?'} torch thread{'' if threads == 1 else 's'}")

@@ -75,7 +75,7 @@ def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts, where a warning asked for it
+STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget
 
 
 def strong_attacks(directory: Path) -> dict[str, Any] | None:
