@@ -197,11 +197,14 @@ def short_label(model_id: str) -> str:
     return method if seed == "s0" else f"{method}-{seed}"
 
 
-def _number(value: float | None, metric: str, *, signed: bool = False) -> str:
-    if value is None:
-        return "—"
+def format_number(value: float, *, pct: bool, signed: bool = False) -> str:
+    """A percentage (one decimal, of a fraction) or a plain number (three decimals): the zoo tables' one format."""
     sign = "+" if signed else ""
-    return f"{100 * value:{sign}.1f}" if metric in PCT_METRICS else f"{value:{sign}.3f}"
+    return f"{100 * value:{sign}.1f}" if pct else f"{value:{sign}.3f}"
+
+
+def _number(value: float | None, metric: str, *, signed: bool = False) -> str:
+    return "—" if value is None else format_number(value, pct=metric in PCT_METRICS, signed=signed)
 
 
 def render_claims(rows: list[dict[str, Any]]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from explainlab.data.specs import DATASETS, canonical_name
 from explainlab.errors import UnknownNameError
-from explainlab.zoo.claims import check_claims, render_claims
+from explainlab.zoo.claims import check_claims, format_number, render_claims
 from explainlab.zoo.listing import default_models_dir, list_models
 
 README = "README.md"
@@ -109,8 +109,7 @@ def render_seed_spread(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _format(value: float, fmt: str) -> str:
-    """A percentage ("pct", one decimal) or a plain number (three decimals)."""
-    return f"{100 * value:.1f}" if fmt == "pct" else f"{value:.3f}"
+    return format_number(value, pct=fmt == "pct")
 
 
 def _cell(entry: dict[str, Any] | None, fmt: str) -> str:
