@@ -32,6 +32,7 @@ configure_runtime()
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import CheckpointError, ExplainlabError  # noqa: E402
 from explainlab.eval.attribution_robustness import PRESETS, RARProtocol, attribution_robustness  # noqa: E402
+from explainlab.eval.per_example import paired_difference  # noqa: E402
 from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model, read_card  # noqa: E402
 
@@ -82,13 +83,8 @@ def per_image(model_dir: Path, x: torch.Tensor, y: torch.Tensor, protocol: RARPr
     return out
 
 
-def paired_difference(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
-    """Mean of a - b over the images where both are defined, with its standard error."""
-    both = ~(a.isnan() | b.isnan())
-    diff = (a - b)[both]
-    n = int(diff.numel())
-    se = float(diff.std()) / math.sqrt(n) if n > 1 else float("nan")
-    return {"mean": float(diff.mean()) if n else float("nan"), "se": se, "n": n}
+def _scored(values: torch.Tensor) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in values.tolist()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                **{m: float(v.nanmean()) for m, v in values.items()},
                "seconds": time.perf_counter() - start}  # fmt: skip
         if len(maps) > 1:
-            row["vs_first"] = {m: paired_difference(values[m], maps[0][m]) for m in values}
+            row["vs_first"] = {m: paired_difference(_scored(values[m]), _scored(maps[0][m])) for m in values}
         rows.append(row)
         print(f"{card.id}: top-k {100 * row['topk_intersection']:.1f} %, Kendall {row['kendall']:.3f} "
               f"(n={row['n_attacked']}, {row['seconds']:.0f} s)", flush=True)  # fmt: skip
@@ -132,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     for row in rows:
         d = row.get("vs_first", {}).get("topk_intersection")
-        delta = f"{100 * d['mean']:+.1f} ± {200 * d['se']:.1f} (n={d['n']})" if d else "(reference)"
+        if not d:
+            delta = "(reference)"
+        elif d["se"] is None:
+            delta = f"n/a (n={d['n']} images scored for both)"
+        else:
+            delta = f"{100 * d['mean']:+.1f} ± {200 * d['se']:.1f} (n={d['n']})"
         print(f"| `{row['model']}` | {row['n_attacked']} | {100 * row['topk_intersection']:.1f} | "
               f"{row['kendall']:.3f} | {delta} |")  # fmt: skip
     if args.json:

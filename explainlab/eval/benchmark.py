@@ -30,6 +30,7 @@ from explainlab.errors import IncompatibleError
 from explainlab.eval.attribution_robustness import PRESETS, RARProtocol, attribution_robustness
 from explainlab.eval.checks import CheckSettings, run_checks, to_warnings
 from explainlab.eval.corruptions import CORRUPTIONS, corrupt, resolution, severity_table
+from explainlab.eval.per_example import encode_per_example
 from explainlab.eval.report import (
     AttackScore,
     AttributionRobustnessBlock,
@@ -172,6 +173,21 @@ def _score(values: Tensor) -> Score:
     return Score(value=float(v.mean()) if n else None, n_eval=n, std=float(v.std()) if n > 1 else None)
 
 
+def _outcomes(correct: Tensor) -> Score:
+    """An accuracy with its per-image outcomes (for paired comparisons between models on the same images)."""
+    return Score(value=float(correct.float().mean()), n_eval=len(correct),
+                 per_example=encode_per_example(correct.int().tolist()))  # fmt: skip
+
+
+def _scattered(values: Tensor, mask: Tensor) -> Score:
+    """The mean over the scored images, with the per-image values placed at their index among all (``-`` elsewhere)."""
+    score = _score(values)
+    full: list[float | None] = [None] * len(mask)
+    for i, v in zip(mask.nonzero().squeeze(1).tolist(), values.tolist(), strict=True):
+        full[i] = v
+    return score.model_copy(update={"per_example": encode_per_example(full)})
+
+
 def robust_under(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, correct: Tensor, batch_size: int) -> Tensor:
     """Per example: still correct after the attack (clean mistakes count as broken and are not attacked): (N,)."""
     robust = correct.clone()
@@ -213,7 +229,7 @@ def robust_accuracy(
         log.info("%s: robust accuracy %.4f on %d images (%.1f s)", key, float(robust.float().mean()), len(x), seconds)
     block = RobustAccuracy(
         n_eval=len(x), norm="linf", eps=threat.eps, pgd=scores["pgd"], apgd_ce=scores["apgd_ce"],
-        apgd_dlr=scores["apgd_dlr"], worst=Score(value=float(worst.float().mean()), n_eval=len(x)),
+        apgd_dlr=scores["apgd_dlr"], worst=_outcomes(worst),
     )  # fmt: skip
     return block, worst
 
@@ -252,12 +268,14 @@ def attribution_block(
             "RAR %d/%d images, %.0f s elapsed, ETA %.0f s", done, len(x), elapsed, elapsed / done * (len(x) - done)
         )
     cat = lambda attr: torch.cat([getattr(p, attr) for p in parts]) if parts else torch.empty(0)  # noqa: E731
+    attacked = cat("attacked").bool()
     defaults = PRESETS.get(preset, protocol).model_dump()
     used = protocol.model_dump()
     overrides = {k: v for k, v in used.items() if v != defaults.get(k)}
     return AttributionRobustnessBlock(
-        n_eval=len(x), n_attacked=int(cat("attacked").sum()) if parts else 0,
-        topk_intersection=_score(cat("topk_intersection")), kendall=_score(cat("kendall")),
+        n_eval=len(x), n_attacked=int(attacked.sum()),
+        topk_intersection=_scattered(cat("topk_intersection"), attacked),
+        kendall=_scattered(cat("kendall"), attacked),
         spearman=_score(cat("spearman")), label_preserved=_score(cat("label_preserved").float()),
         preset=preset, protocol=used, overrides=overrides,
         paper_settings=preset in PRESETS and not set(overrides) - _PROTOCOL_BOOKKEEPING,
@@ -363,7 +381,7 @@ def benchmark(
     return Report(
         id=card.id, title=card.title, dataset=card.dataset, net=card.net, method=card.method,
         threat_model=card.threat_model.model_copy(update={"eps": threat.eps}), n_eval=n,
-        clean_accuracy=Score(value=clean, n_eval=n), robust_accuracy=robust, attribution_robustness=attribution,
+        clean_accuracy=_outcomes(correct), robust_accuracy=robust, attribution_robustness=attribution,
         gini=gini_scores, corruption_accuracy=corruptions, checks=checks,
         warnings=to_warnings(checks, emit=emit_warnings), train_seconds=card.train_seconds, hardware=card.hardware,
         evaluation=EvaluationInfo(

@@ -27,6 +27,9 @@ class Score(_Block):
     value: float | None = Field(..., description="mean over the n_eval examples; None if n_eval is 0")
     n_eval: int = Field(..., ge=0, description="examples averaged")
     std: float | None = Field(None, description="standard deviation over the examples, where meaningful")
+    per_example: str | None = Field(
+        None, description="the value per test image, space-separated, '-' where not scored (paired comparisons)"
+    )
 
 
 class AttackScore(Score):

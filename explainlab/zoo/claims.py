@@ -1,10 +1,12 @@
 """The papers' claims the zoo can test, checked against the stored reports.
 
 Each claim is one comparison, "model A's number exceeds model B's by at least a margin", answered with both numbers,
-their difference, its standard error and a verdict. The standard error is the unpaired one,
-sqrt(se_A^2 + se_B^2) with se = std / sqrt(n) (binomial sqrt(p(1 - p) / n) for accuracies, whose reports carry no
-std): conservative, since every model is measured on the same test images. Rendered into ``models/README.md`` by the
-leaderboard and printed by ``explainlab zoo claims``.
+their difference, its standard error and a verdict. Where both reports store the number per test image (reports
+written since per-image recording), the standard error is the paired one, std(a_i - b_i) / sqrt(n) over the images
+scored for both: every model is measured on the same first test images, so the two share most of their sampling
+noise. Otherwise it is the unpaired, conservative sqrt(se_A^2 + se_B^2) with se = std / sqrt(n) (binomial
+sqrt(p(1 - p) / n) for accuracies). Rendered into ``models/README.md`` by the leaderboard and printed by
+``explainlab zoo claims``.
 
 Numbers come from three files per model folder: ``report.json`` (``explainlab evaluate``), ``report_eps0.2.json``
 (the same at ε = 0.2, for ASGT's claim) and, in any folder, ``atex_check.json`` / ``egat_check.json``
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from explainlab.zoo.listing import default_models_dir, headline
+from explainlab.eval.per_example import paired_difference
+from explainlab.zoo.listing import default_models_dir, headline, per_example
 from explainlab.zoo.store import CARD, REPORT
 
 EPS02_REPORT = "report_eps0.2.json"
@@ -133,7 +136,9 @@ def measure(root: Path, model_id: str, metric: str, read: Callable[[Path], Any] 
     if metric == "pgd_eps0.2":
         block = (read(root / model_id / EPS02_REPORT) or {}).get("robust_accuracy", {}).get("pgd")
         return None if not block else {"value": block["value"], "n": block.get("n_eval"), "std": block.get("std")}
-    return headline(read(root / model_id / REPORT)).get(metric)
+    report = read(root / model_id / REPORT)
+    entry = headline(report).get(metric)
+    return entry and {**entry, "per_example": per_example(report, metric)}
 
 
 def standard_error(entry: dict[str, Any], metric: str) -> float | None:
@@ -146,6 +151,17 @@ def standard_error(entry: dict[str, Any], metric: str) -> float | None:
         p = min(max(float(entry["value"]), 0.0), 1.0)
         return math.sqrt(p * (1 - p) / n)
     return None
+
+
+def difference_error(a: dict[str, Any], b: dict[str, Any], metric: str) -> tuple[float | None, int | None]:
+    """The standard error of a - b and, when it is the paired one, the number of images it pairs (else None)."""
+    per_a, per_b = a.get("per_example"), b.get("per_example")
+    if per_a and per_b and len(per_a) == len(per_b):
+        paired = paired_difference(per_a, per_b)
+        if paired["se"] is not None:
+            return float(paired["se"]), int(paired["n"])
+    se_a, se_b = standard_error(a, metric), standard_error(b, metric)
+    return (math.hypot(se_a, se_b) if se_a is not None and se_b is not None else None), None
 
 
 def verdict(excess: float, se: float | None) -> str:
@@ -182,10 +198,13 @@ def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
             elif a is None or b is None:
                 row.update(difference=None, se=None, verdict="not measured")
             else:
-                se_a, se_b = standard_error(a, claim.metric), standard_error(b, claim.metric)
-                se = math.hypot(se_a, se_b) if se_a is not None and se_b is not None else None
+                se, paired_n = difference_error(a, b, claim.metric)
                 difference = float(a["value"]) - float(b["value"])
-                row.update(difference=difference, se=se, verdict=verdict(difference - claim.margin, se))
+                row.update(difference=difference, se=se, paired_n=paired_n,
+                           verdict=verdict(difference - claim.margin, se))  # fmt: skip
+            for side in ("a", "b"):  # the per-image values served their purpose; the rows stay small
+                if row[side] is not None:
+                    row[side] = {k: v for k, v in row[side].items() if k != "per_example"}
             rows.append(row)
     return rows
 
@@ -218,7 +237,8 @@ def render_claims(rows: list[dict[str, Any]]) -> list[str]:
             row["claim"], row["source"], METRIC_TITLES.get(metric, metric),
             f"{short[0]} {_number(a and a['value'], metric)}", f"{short[1]} {_number(b and b['value'], metric)}",
             _number(row["difference"], metric, signed=True)
-            + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else ""),
+            + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else "")
+            + (" (paired)" if row.get("paired_n") else ""),
             f"≥ {_number(row['margin'], metric, signed=True)}", f"**{row['verdict']}**", row["paper"] or "—",
         ]  # fmt: skip
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

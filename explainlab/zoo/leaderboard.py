@@ -50,9 +50,10 @@ LEGEND = (
 
 CLAIMS_LEGEND = (
     "Each row compares two stored models on one number (`explainlab zoo claims` prints the same as JSON). "
-    "A − B ± 2 SE: the difference with two unpaired standard errors (std/√n; binomial for accuracies), a "
-    "conservative interval since both models see the same test images. needs: the margin the claim requires. "
-    'A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. Settings are the '
+    "A − B ± 2 SE: the difference with two standard errors. Both models see the same test images, so where both "
+    "reports store their per-image results the error is the paired one, std(a − b)/√n (marked paired); otherwise "
+    "it is the unpaired, conservative one (std/√n each; binomial for accuracies). needs: the margin the claim "
+    'requires. A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. Settings are the '
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
 

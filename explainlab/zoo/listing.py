@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from explainlab.errors import CheckpointError
+from explainlab.eval.per_example import decode_per_example
 from explainlab.zoo.store import CARD, REPORT, read_card
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ def headline(report: dict[str, Any] | None) -> dict[str, dict[str, Any] | None]:
         n = block.get("n_eval")
         out[key] = None if value is None else {"value": value, "n": n, "std": block.get("std")}
     return out
+
+
+def per_example(report: dict[str, Any] | None, key: str) -> list[float | None] | None:
+    """The per-image values behind a headline number (``None`` for reports written before they were recorded)."""
+    block = _dig(report, HEADLINE_PATHS[key])
+    return decode_per_example(block.get("per_example")) if isinstance(block, dict) else None
 
 
 def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from torch import nn
 
 from explainlab.eval.benchmark import EvalSettings, benchmark, evaluate, settings_from_cli, threat_defaults
 from explainlab.eval.checks import ProbabilityOutputWarning
+from explainlab.eval.per_example import decode_per_example
 from explainlab.eval.report import Report
 from explainlab.zoo import ModelCard, ThreatModel, read_report
 
@@ -78,6 +79,18 @@ def test_values_and_settings(evaluated: tuple[Report, dict]) -> None:
     assert rar.overrides == {"steps": 2, "restarts": 1, "attack_ig_steps": 2, "ig_steps": 8}
     assert rar.protocol["eps"] == pytest.approx(0.3) and rar.protocol["k_attack"] == 200
     assert 0 <= rar.topk_intersection.value <= 1 and -1 <= rar.kendall.value <= 1
+    # per-image results, for paired comparisons: outcomes over all images, RAR scores at the attacked images' index
+    clean_outcomes = decode_per_example(report.clean_accuracy.per_example)
+    worst_outcomes = decode_per_example(robust.worst.per_example)
+    assert len(clean_outcomes) == len(worst_outcomes) == 40 and set(clean_outcomes) <= {0.0, 1.0}
+    assert sum(clean_outcomes) / 40 == pytest.approx(report.clean_accuracy.value)
+    assert sum(worst_outcomes) / 40 == pytest.approx(worst)
+    assert all(w <= c for w, c in zip(worst_outcomes, clean_outcomes, strict=True))
+    topk = decode_per_example(rar.topk_intersection.per_example)
+    scored = [v for v in topk if v is not None]
+    assert len(topk) == 6 and len(scored) == rar.n_attacked
+    assert [v is None for v in topk] == [c == 0.0 for c in clean_outcomes[:6]]  # only correct images are attacked
+    assert sum(scored) / len(scored) == pytest.approx(rar.topk_intersection.value, abs=1e-4)
     assert report.gini.n_eval == 6 and 0 < report.gini.value < 1 and report.gini.params["steps"] == 8
     corruption = report.corruption_accuracy
     assert set(corruption.accuracy) == {"gaussian_noise", "gaussian_blur", "contrast", "brightness", "salt_pepper"}

@@ -95,6 +95,26 @@ def test_a_second_seed_is_compared_to_the_baseline_seed_0(tmp_path: Path) -> Non
     assert short_label("mnist-small_cnn-pgd_at-s1") == "pgd_at-s1"
 
 
+def test_paired_standard_error_where_both_reports_store_per_image_results(tmp_path: Path) -> None:
+    # 10 images: egat loses image 0 that pgd_at keeps and keeps image 9 that pgd_at loses; 8 images agree
+    pgd_at = rep(worst=0.8)
+    pgd_at["robust_accuracy"]["worst"]["per_example"] = "1 1 1 1 1 1 1 1 0 0"
+    egat = rep(worst=0.8)
+    egat["robust_accuracy"]["worst"]["per_example"] = "0 1 1 1 1 1 1 1 0 1"
+    stored(tmp_path, "pgd_at", pgd_at)
+    stored(tmp_path, "egat", egat)
+    row = by_pair(check_claims(tmp_path), "egat", "pgd_at", "worst")
+    # differences (-1, 0 x 8, +1): mean 0, std sqrt(2 / 9), SE sqrt(2 / 9) / sqrt(10)
+    assert row["se"] == pytest.approx(math.sqrt(2 / 9 / 10)) and row["paired_n"] == 10
+    assert "per_example" not in row["a"] and "per_example" not in row["b"]
+    assert any("(paired)" in line for line in render_claims([row]))
+    # one side without per-image results: the unpaired binomial error, not marked
+    stored(tmp_path, "natural", rep(worst=0.8))
+    pgd_vs_natural = [r for r in check_claims(tmp_path) if r["metric"] == "worst" and r["worse"].endswith("natural-s0")]
+    for r in pgd_vs_natural:
+        assert r["paired_n"] is None and r["se"] == pytest.approx(math.sqrt(2 * 0.16 / 1000))
+
+
 def test_missing_number_is_not_measured(tmp_path: Path) -> None:
     stored(tmp_path, "pgd_at", rep(worst=0.9))  # no RAR block
     stored(tmp_path, "natural", rep(topk=0.5))
