@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -83,10 +82,6 @@ def per_image(model_dir: Path, x: torch.Tensor, y: torch.Tensor, protocol: RARPr
     return out
 
 
-def _scored(values: torch.Tensor) -> list[float | None]:
-    return [None if math.isnan(v) else v for v in values.tolist()]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folders, missing = [], []
@@ -120,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                **{m: float(v.nanmean()) for m, v in values.items()},
                "seconds": time.perf_counter() - start}  # fmt: skip
         if len(maps) > 1:
-            row["vs_first"] = {m: paired_difference(_scored(values[m]), _scored(maps[0][m])) for m in values}
+            row["vs_first"] = {m: paired_difference(values[m].tolist(), maps[0][m].tolist()) for m in values}
         rows.append(row)
         print(f"{card.id}: top-k {100 * row['topk_intersection']:.1f} %, Kendall {row['kendall']:.3f} "
               f"(n={row['n_attacked']}, {row['seconds']:.0f} s)", flush=True)  # fmt: skip

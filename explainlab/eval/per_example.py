@@ -7,9 +7,14 @@ import math
 from collections.abc import Sequence
 
 
+def _scored(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
 def encode_per_example(values: Sequence[float | None]) -> str:
-    """Per-image values as one compact string: ``1``/``0`` for outcomes, 4 decimals otherwise, ``-`` for None."""
-    return " ".join("-" if v is None else f"{v:.4f}".rstrip("0").rstrip(".") for v in values)
+    """Per-image values as one compact string: ``1``/``0`` for outcomes, 4 decimals otherwise, ``-`` for an image
+    not scored (None or NaN)."""
+    return " ".join(f"{v:.4f}".rstrip("0").rstrip(".") if _scored(v) else "-" for v in values)
 
 
 def decode_per_example(text: str | None) -> list[float | None] | None:
@@ -24,9 +29,10 @@ def decode_per_example(text: str | None) -> list[float | None] | None:
 
 
 def paired_difference(a: Sequence[float | None], b: Sequence[float | None]) -> dict[str, float | int | None]:
-    """Mean of a - b over the images where both are scored, its standard error std(a - b) / sqrt(n), and n. Two
-    models measured on the same images share much of their noise, so this error is far below the unpaired one."""
-    diff = [u - v for u, v in zip(a, b, strict=True) if u is not None and v is not None]
+    """Mean of a - b over the images where both are scored (not None or NaN), its standard error std(a - b) / sqrt(n),
+    and n. Two models measured on the same images share much of their noise, so this error is far below the unpaired
+    one."""
+    diff = [u - v for u, v in zip(a, b, strict=True) if _scored(u) and _scored(v)]
     n = len(diff)
     mean = sum(diff) / n if n else None
     se = math.sqrt(sum((d - mean) ** 2 for d in diff) / (n - 1) / n) if n > 1 else None

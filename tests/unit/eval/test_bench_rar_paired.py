@@ -18,7 +18,7 @@ TINY = ["--n", "12", "--steps", "2", "--attack-ig-steps", "2", "--ig-steps", "8"
 def test_paired_difference_over_images_both_define() -> None:
     a = torch.tensor([0.9, 0.5, float("nan"), 0.7], dtype=torch.float64)
     b = torch.tensor([0.8, 0.3, 0.4, float("nan")], dtype=torch.float64)
-    d = rar_paired.paired_difference(rar_paired._scored(a), rar_paired._scored(b))  # NaN: not attacked
+    d = rar_paired.paired_difference(a.tolist(), b.tolist())  # NaN: not attacked
     assert d["n"] == 2 and d["mean"] == pytest.approx(0.15)
     assert d["se"] == pytest.approx(torch.tensor([0.1, 0.2]).std().item() / math.sqrt(2))
 
