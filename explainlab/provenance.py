@@ -22,13 +22,28 @@ def resolve_device(choice: str) -> torch.device:
 
 
 def hardware(device: torch.device, processes: int = 1) -> str:
-    """E.g. "CPU x86_64, 2 cores, 2 torch threads" or "NVIDIA H100 x2"."""
+    """E.g. "CPU AMD EPYC x86_64 (AVX512 kernels), 2 cores, 2 torch threads" or "NVIDIA H100 x2"."""
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} x{processes}"
     cpu = platform.processor() or platform.machine()
+    model, kernels = cpu_model(), torch.backends.cpu.get_cpu_capability()
     procs = f" x{processes} processes" if processes > 1 else ""
     threads = torch.get_num_threads()
-    return f"CPU {cpu}, {os.cpu_count()} cores, {threads} torch thread{'s' if threads != 1 else ''}{procs}"
+    return (f"CPU {model + ' ' if model else ''}{cpu} ({kernels} kernels), {os.cpu_count()} cores, "
+            f"{threads} torch thread{'s' if threads != 1 else ''}{procs}")  # fmt: skip
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("" elsewhere). Float results of long attack paths (RAR's) differ
+    between CPUs through the vector kernels torch picks, so the reports record which one they ran on."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def code_commit() -> str:
