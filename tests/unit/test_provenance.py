@@ -14,5 +14,4 @@ def test_cpu_hardware_names_model_kernels_cores_and_threads() -> None:
     assert text.startswith("CPU ") and f"({torch.backends.cpu.get_cpu_capability()} kernels)" in text
     assert f"{os.cpu_count()} cores" in text and f"{torch.get_num_threads()} torch thread" in text
     assert text.endswith("x2 processes") and "processes" not in hardware(torch.device("cpu"))
-    if os.path.exists("/proc/cpuinfo"):
-        assert cpu_model() and cpu_model() in text
+    assert cpu_model() in text  # "" where /proc/cpuinfo has no model name (e.g. some ARM machines)
