@@ -136,6 +136,9 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     # a second seed's claim row names its seed
     seed1 = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s1:mnist-small_cnn-pgd_at-s0"]')
     expect(seed1.locator("td").nth(3).locator("a")).to_have_text("egat_saliency_l0.2-s1")
+    # both reports keep per-image results: the error of the difference is the paired one, and says so
+    paired = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s0:mnist-small_cnn-pgd_at-s0"]')
+    expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")
     # the zoo ships two PGD-AT seeds: their spread is listed next to the claims it qualifies
     expect(page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)).to_have_text("0, 1")
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
