@@ -194,9 +194,9 @@ def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
                                    "labels": [short_label(i) for i in ids], "a": a, "b": b,
                                    "missing": missing}  # fmt: skip
             if missing:
-                row.update(difference=None, se=None, verdict="not trained")
+                row.update(difference=None, se=None, paired_n=None, verdict="not trained")
             elif a is None or b is None:
-                row.update(difference=None, se=None, verdict="not measured")
+                row.update(difference=None, se=None, paired_n=None, verdict="not measured")
             else:
                 se, paired_n = difference_error(a, b, claim.metric)
                 difference = float(a["value"]) - float(b["value"])

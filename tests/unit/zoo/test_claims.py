@@ -120,6 +120,7 @@ def test_missing_number_is_not_measured(tmp_path: Path) -> None:
     stored(tmp_path, "natural", rep(topk=0.5))
     row = by_pair(check_claims(tmp_path), "pgd_at", "natural", "topk_intersection")
     assert row["verdict"] == "not measured" and row["a"] is None and row["difference"] is None
+    assert row["paired_n"] is None  # every row has the same keys
 
 
 def test_eps02_reports_and_atex_check(tmp_path: Path) -> None:
