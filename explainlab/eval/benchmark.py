@@ -180,12 +180,11 @@ def _outcomes(correct: Tensor) -> Score:
 
 
 def _scattered(values: Tensor, mask: Tensor) -> Score:
-    """The mean over the scored images, with the per-image values placed at their index among all (``-`` elsewhere)."""
-    score = _score(values)
-    full: list[float | None] = [None] * len(mask)
-    for i, v in zip(mask.nonzero().squeeze(1).tolist(), values.tolist(), strict=True):
-        full[i] = v
-    return score.model_copy(update={"per_example": encode_per_example(full)})
+    """The mean over the scored images, with the per-image values placed at their index among all (NaN, encoded
+    ``-``, elsewhere)."""
+    full = torch.full((len(mask),), float("nan"), dtype=torch.float64)
+    full[mask] = values.double()
+    return _score(values).model_copy(update={"per_example": encode_per_example(full.tolist())})
 
 
 def robust_under(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, correct: Tensor, batch_size: int) -> Tensor:
