@@ -29,24 +29,45 @@ def gradcam_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor,
     return logits, F.normalize(cam.flatten(1), dim=1, eps=1e-8)
 
 
-def saliency_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """One forward pass: logits (N, K) and a differentiable, L2-normalized saliency map (N, H*W), |d f_y / dx| summed
-    over channels (Simonyan et al. 2014); training through it is double back-propagation through the whole net."""
+def _input_gradient_map(model: nn.Module, x: Tensor, y: Tensor, times_input: bool) -> tuple[Tensor, Tensor]:
+    """Logits and the L2-normalized map |d f_y / dx| (or |x * d f_y / dx|) summed over channels, differentiable."""
     if not x.requires_grad:  # a leaf of its own; an adversary's iterate keeps its graph
         x = x.detach().requires_grad_(True)
     logits = model(x)
     (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x, create_graph=True)
-    return logits, F.normalize(grad.abs().sum(1).flatten(1), dim=1, eps=1e-8)
+    attribution = x * grad if times_input else grad
+    return logits, F.normalize(attribution.abs().sum(1).flatten(1), dim=1, eps=1e-8)
 
 
-EXPLANATIONS = {"gradcam": gradcam_with_logits, "saliency": saliency_with_logits}
+def saliency_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """One forward pass: logits (N, K) and a differentiable, L2-normalized saliency map (N, H*W), |d f_y / dx| summed
+    over channels (Simonyan et al. 2014); training through it is double back-propagation through the whole net."""
+    return _input_gradient_map(model, x, y, times_input=False)
+
+
+def input_x_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """As saliency_with_logits with the map |x * d f_y / dx| (Shrikumar et al. 2016): IG's one-point Riemann sum at
+    the zero baseline, so the term acts on the pixels whose ranking RAR's top-k attack moves."""
+    return _input_gradient_map(model, x, y, times_input=True)
+
+
+EXPLANATIONS = {
+    "gradcam": gradcam_with_logits,
+    "saliency": saliency_with_logits,
+    "input_x_gradient": input_x_gradient_with_logits,
+}
+DISSIMILARITY_PART = {
+    "gradcam": "cam_dissimilarity",
+    "saliency": "saliency_dissimilarity",
+    "input_x_gradient": "ixg_dissimilarity",
+}
 
 
 class EGAT(TrainingMethod):
     """Explanation-guided adversarial training, lab version of Chen et al. 2026 (arXiv:2603.01938, whose exact
     objective is unpublished; methods.md §5.1): x_adv = PGD(x, y); L = CE(f(x), y) + CE(f(x_adv), y) +
     lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
-    gradient: the paper's loss is "saliency-based"); optional mixup of the clean pair, an explanation-aware adversary
+    gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the clean pair, an explanation-aware adversary
     that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight (1 in EGAT-lab, 0 = Madry's objective)."""
 
     name = "egat"
@@ -59,8 +80,9 @@ class EGAT(TrainingMethod):
             0.0, ge=0.0, le=100.0, description="mu: the adversary also ascends the map dissimilarity (0 = CE-PGD)"
         )
         mixup_alpha: float = Field(0.0, ge=0.0, le=10.0, description="mixup Beta(a, a) on clean pairs (0 = off)")
-        explanation: Literal["gradcam", "saliency"] = Field(
-            "gradcam", description="E: Grad-CAM of the last conv block, or the input-gradient saliency map"
+        explanation: Literal["gradcam", "saliency", "input_x_gradient"] = Field(
+            "gradcam",
+            description="E: Grad-CAM of the last conv block, the input-gradient saliency map, or input x gradient",
         )
         clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
         explanation_fraction: float = Field(
@@ -110,7 +132,7 @@ class EGAT(TrainingMethod):
         adv_ce = F.cross_entropy(adv_logits, y)
         consistency = (1 - (maps[:k] * maps[k:]).sum(1)).mean()
         total = p.clean_weight * clean_ce + adv_ce + p.explanation_weight * consistency
-        name = "cam_dissimilarity" if p.explanation == "gradcam" else "saliency_dissimilarity"
+        name = DISSIMILARITY_PART[p.explanation]
         parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
                  name: float(consistency.detach())}  # fmt: skip
         return LossParts(total, parts)

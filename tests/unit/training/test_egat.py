@@ -1,4 +1,4 @@
-"""EGAT-lab: the two explanation maps (closed form for a linear model), the loss's parts and weights, and the
+"""EGAT-lab: the three explanation maps (closed form for a linear model), the loss's parts and weights, and the
 explanation-aware adversary's constraint."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explainlab.training import METHODS
-from explainlab.training.egat import EGAT, saliency_with_logits
+from explainlab.training.egat import EGAT, input_x_gradient_with_logits, saliency_with_logits
 
 ADV = {"eps": 0.1, "steps": 2, "step_size": 0.05}
 
@@ -32,6 +32,17 @@ def test_saliency_of_a_linear_model_is_its_normalized_weight_row() -> None:
     assert float(grad.abs().sum()) > 0
 
 
+def test_input_x_gradient_of_a_linear_model_is_the_normalized_input_times_weight_row() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    x, y = torch.rand(5, 2, 4, 4), torch.tensor([0, 1, 2, 1, 0])
+    x[:, :, 0] = 0.0  # a blank row: no attribution there, whatever the weights
+    _, maps = input_x_gradient_with_logits(model, x, y)
+    expected = F.normalize((x.flatten(2) * model[1].weight.view(3, 2, 16)[y]).abs().sum(1), dim=1)
+    torch.testing.assert_close(maps, expected)
+    assert float(maps.view(5, 4, 4)[:, 0].abs().max()) == 0.0
+
+
 def test_saliency_keeps_the_graph_of_an_input_that_requires_grad(tiny_model: nn.Module) -> None:
     x, y = batch(3)
     x = x.requires_grad_(True)
@@ -40,7 +51,7 @@ def test_saliency_keeps_the_graph_of_an_input_that_requires_grad(tiny_model: nn.
     assert grad.shape == x.shape and torch.isfinite(grad).all()
 
 
-@pytest.mark.parametrize("explanation", ["gradcam", "saliency"])
+@pytest.mark.parametrize("explanation", ["gradcam", "saliency", "input_x_gradient"])
 def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.Module, explanation: str) -> None:
     model = tiny_model.train()
     x, y = batch(8)
@@ -51,21 +62,21 @@ def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.M
     torch.testing.assert_close(egat.loss(model, x, y).total, madry.loss(model, x, y).total, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("explanation", ["gradcam", "saliency"])
+@pytest.mark.parametrize("explanation", ["gradcam", "saliency", "input_x_gradient"])
 def test_total_is_the_weighted_sum_of_the_parts(tiny_model: nn.Module, explanation: str) -> None:
     model = tiny_model.train()
     x, y = batch(8)
     method = METHODS.create("egat", {**ADV, "explanation": explanation, "explanation_weight": 2.5, "clean_weight": 0.5})
     method.prepare(model, seed=0)
     out = method.loss(model, x, y)
-    key = "cam_dissimilarity" if explanation == "gradcam" else "saliency_dissimilarity"
+    key = {"gradcam": "cam", "saliency": "saliency", "input_x_gradient": "ixg"}[explanation] + "_dissimilarity"
     assert set(out.parts) == {"clean_ce", "adv_ce", key}
     assert 0.0 <= out.parts[key] <= 1.0 + 1e-6
     expected = 0.5 * out.parts["clean_ce"] + out.parts["adv_ce"] + 2.5 * out.parts[key]
     assert float(out.total.detach()) == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("explanation", ["gradcam", "saliency"])
+@pytest.mark.parametrize("explanation", ["gradcam", "saliency", "input_x_gradient"])
 def test_explanation_aware_adversary_stays_in_the_ball(tiny_model: nn.Module, explanation: str) -> None:
     x, y = batch(6)
     method = EGAT(eps=0.1, steps=3, step_size=0.05, adversary_weight=5.0, explanation=explanation)
