@@ -96,6 +96,11 @@ def _zoo(args: argparse.Namespace) -> int:
     if args.zoo_command == "list":
         rows = list_models(args.models_dir)
         sys.stdout.write(json.dumps(rows, indent=2) + "\n" if args.json else format_listing(rows))
+    elif args.zoo_command == "compare":
+        from explainlab.zoo.compare import compare_reports, render_comparison
+
+        result = compare_reports(args.reports, args.models_dir)
+        sys.stdout.write(json.dumps(result, indent=2) + "\n" if args.json else render_comparison(result))
     elif args.zoo_command == "claims":
         from explainlab.zoo.claims import check_claims, render_claims
 
@@ -171,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     zoo_board.add_argument("--write", action="store_true", help="write <models-dir>/README.md instead of printing")
     zoo_claims = zoo_sub.add_parser("claims", help="the papers' claims checked against the stored reports")
     zoo_claims.add_argument("--json", action="store_true")
-    for command in (zoo_list, zoo_board, zoo_claims):
+    zoo_compare = zoo_sub.add_parser(
+        "compare", help="reports side by side: differences from the first with (paired) standard errors"
+    )
+    zoo_compare.add_argument("reports", nargs="+", metavar="REPORT", help="report files, model ids or model folders")
+    zoo_compare.add_argument("--json", action="store_true")
+    for command in (zoo_list, zoo_board, zoo_claims, zoo_compare):
         command.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
         command.set_defaults(func=_zoo)
     serve = sub.add_parser("serve", help="start the web lab (one process, one compute worker)")

@@ -1,0 +1,81 @@
+"""explainlab zoo compare: differences from the reference report with paired errors over per-image values, the
+hardware note, and clear errors for what is not a report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from explainlab.cli import main
+from explainlab.errors import CheckpointError
+from explainlab.eval.per_example import encode_per_example
+from explainlab.zoo.compare import compare_reports, render_comparison
+
+
+def report(model_id: str, worst: list[float], hardware: str = "CPU A", clean: float = 0.99) -> dict:
+    mean = sum(worst) / len(worst)
+    return {"id": model_id, "clean_accuracy": {"value": clean, "n_eval": len(worst), "std": None},
+            "robust_accuracy": {"worst": {"value": mean, "n_eval": len(worst), "std": None,
+                                          "per_example": encode_per_example(worst)}},
+            "evaluation": {"hardware": hardware, "torch_threads": 1}}  # fmt: skip
+
+
+def write(folder: Path, name: str, data: dict) -> str:
+    path = folder / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_the_difference_and_its_paired_error_over_the_same_images(tmp_path: Path) -> None:
+    ref = [1, 1, 0, 1, 0, 1, 1, 0]
+    other = [1, 0, 0, 1, 0, 1, 0, 0]  # loses two images, gains none
+    a = write(tmp_path, "ref.json", report("ref", ref))
+    b = write(tmp_path, "other.json", report("other", other))
+    result = compare_reports([a, b])
+    (row,) = [r for r in result["rows"] if r["metric"] == "worst"]
+    diffs = [u - v for u, v in zip(other, ref, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    assert row["model"] == "other" and row["difference"] == pytest.approx(-0.25)
+    assert row["se"] == pytest.approx(se) and row["paired_n"] == 8
+    clean = next(r for r in result["rows"] if r["metric"] == "clean")
+    assert clean["paired_n"] is None and clean["difference"] == pytest.approx(0.0)  # no per-image values: unpaired
+    assert not result["mixed_hardware"]
+    text = render_comparison(result)
+    assert "-25.0" in text and "paired, n=8" in text and "different CPUs" not in text
+
+
+def test_reports_from_two_cpus_are_flagged(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.json", report("a", [1, 0, 1], hardware="CPU A"))
+    b = write(tmp_path, "b.json", report("b", [1, 1, 1], hardware="CPU B"))
+    result = compare_reports([a, b])
+    assert result["mixed_hardware"]
+    assert "different CPUs" in render_comparison(result)
+
+
+def test_a_model_folder_or_id_stands_for_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, worst in (("m-a-s0", [1, 1, 0, 0]), ("m-b-s0", [1, 1, 1, 0])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "card.json").write_text("{}")
+        write(tmp_path / name, "report.json", report(name, worst))
+    assert main(["zoo", "compare", "m-a-s0", str(tmp_path / "m-b-s0"), "--models-dir", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    worst = next(r for r in out["rows"] if r["metric"] == "worst")
+    assert worst["model"] == "m-b-s0" and worst["difference"] == pytest.approx(0.25)
+
+
+def test_what_is_not_a_report_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(tmp_path, "good.json", report("good", [1, 0]))
+    bad = write(tmp_path, "card.json", {"id": "x"})
+    with pytest.raises(CheckpointError, match="not an evaluation report"):
+        compare_reports([good, bad])
+    with pytest.raises(CheckpointError, match="at least two"):
+        compare_reports([good])
+    assert main(["zoo", "compare", good, str(tmp_path / "missing.json")]) == 2
+    assert "no report file" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{not json")
+    assert main(["zoo", "compare", good, str(tmp_path / "broken.json")]) == 2
+    assert "not a readable JSON report" in capsys.readouterr().err
