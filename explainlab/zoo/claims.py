@@ -90,6 +90,7 @@ CLAIMS: dict[str, list[Claim]] = {
         *egat_bars("egat_saliency_l0.2", "EGAT with a saliency map in its loss (λ_e 0.2)"),
         *egat_bars("egat_saliency_l0.2", "EGAT with a saliency map in its loss (λ_e 0.2, seed 1)", seed=1),
         *egat_bars("egat_saliency_l0.15", "EGAT with a saliency map in its loss (λ_e 0.15)"),
+        *egat_bars("egat_saliency_l0.15", "EGAT with a saliency map in its loss (λ_e 0.15, seed 1)", seed=1),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
         Claim("ASGT is 35 points more robust than natural training at ε = 0.2", "Guesmi et al. 2024 (ASGT)", "asgt",
               "natural", "pgd_eps0.2", margin=0.35, paper="+35 points (baseline unverified)"),
