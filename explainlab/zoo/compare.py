@@ -60,6 +60,7 @@ def compare_reports(names: list[str], models_dir: str | Path | None = None) -> d
                       "torch_threads": evaluation.get("torch_threads")})  # fmt: skip
     reference = reports[0]
     ref_numbers = headline(reference)
+    ref_per_example = {metric: per_example(reference, metric) for metric in HEADLINE_PATHS}  # decoded once
     rows = []
     for side, report in zip(sides[1:], reports[1:], strict=True):
         numbers = headline(report)
@@ -68,7 +69,7 @@ def compare_reports(names: list[str], models_dir: str | Path | None = None) -> d
             if a is None or b is None:
                 continue
             a = {**a, "per_example": per_example(report, metric)}
-            b = {**b, "per_example": per_example(reference, metric)}
+            b = {**b, "per_example": ref_per_example[metric]}
             se, paired_n = difference_error(a, b, metric)
             rows.append({"model": side["label"], "metric": metric, "value": a["value"], "reference": b["value"],
                          "difference": float(a["value"]) - float(b["value"]), "se": se, "paired_n": paired_n,
