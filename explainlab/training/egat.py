@@ -51,16 +51,13 @@ def input_x_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tupl
     return _input_gradient_map(model, x, y, times_input=True)
 
 
+# E for the consistency term: name -> (map function, the loss part it is logged as)
 EXPLANATIONS = {
-    "gradcam": gradcam_with_logits,
-    "saliency": saliency_with_logits,
-    "input_x_gradient": input_x_gradient_with_logits,
+    "gradcam": (gradcam_with_logits, "cam_dissimilarity"),
+    "saliency": (saliency_with_logits, "saliency_dissimilarity"),
+    "input_x_gradient": (input_x_gradient_with_logits, "ixg_dissimilarity"),
 }
-DISSIMILARITY_PART = {
-    "gradcam": "cam_dissimilarity",
-    "saliency": "saliency_dissimilarity",
-    "input_x_gradient": "ixg_dissimilarity",
-}
+ExplanationName = Literal["gradcam", "saliency", "input_x_gradient"]
 
 
 class EGAT(TrainingMethod):
@@ -81,7 +78,7 @@ class EGAT(TrainingMethod):
             0.0, ge=0.0, le=100.0, description="mu: the adversary also ascends the map dissimilarity (0 = CE-PGD)"
         )
         mixup_alpha: float = Field(0.0, ge=0.0, le=10.0, description="mixup Beta(a, a) on clean pairs (0 = off)")
-        explanation: Literal["gradcam", "saliency", "input_x_gradient"] = Field(
+        explanation: ExplanationName = Field(
             "gradcam",
             description="E: Grad-CAM of the last conv block, the input-gradient saliency map, or input x gradient",
         )
@@ -94,7 +91,7 @@ class EGAT(TrainingMethod):
 
     def _explanation_aware_adversary(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         p = self.params
-        model, explain = unwrap(model), EXPLANATIONS[p.explanation]
+        model, (explain, _) = unwrap(model), EXPLANATIONS[p.explanation]
         with eval_mode(model), torch.enable_grad():
             _, clean_map = explain(model, x, y)
             clean_map = clean_map.detach()
@@ -123,7 +120,8 @@ class EGAT(TrainingMethod):
             x_adv = self.adversarial(model, x, y, p.eps, p.steps, p.step_size)
         n = len(x)
         k = max(1, round(p.explanation_fraction * n))  # the first k pairs are explained (an unbiased subsample)
-        explained, maps = EXPLANATIONS[p.explanation](model, torch.cat([x[:k], x_adv[:k]]), torch.cat([y[:k], y[:k]]))
+        explain, part_name = EXPLANATIONS[p.explanation]
+        explained, maps = explain(model, torch.cat([x[:k], x_adv[:k]]), torch.cat([y[:k], y[:k]]))
         rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
         plain = model(torch.cat(rest)) if k < n else explained[:0]
         adv_logits = torch.cat([explained[k:], plain[: n - k]])
@@ -133,7 +131,6 @@ class EGAT(TrainingMethod):
         adv_ce = F.cross_entropy(adv_logits, y)
         consistency = (1 - (maps[:k] * maps[k:]).sum(1)).mean()
         total = p.clean_weight * clean_ce + adv_ce + p.explanation_weight * consistency
-        name = DISSIMILARITY_PART[p.explanation]
         parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
-                 name: float(consistency.detach())}  # fmt: skip
+                 part_name: float(consistency.detach())}  # fmt: skip
         return LossParts(total, parts)

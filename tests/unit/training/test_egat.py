@@ -3,15 +3,29 @@ explanation-aware adversary's constraint."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from explainlab.training import METHODS
-from explainlab.training.egat import EGAT, input_x_gradient_with_logits, saliency_with_logits
+from explainlab.training.egat import (
+    EGAT,
+    EXPLANATIONS,
+    ExplanationName,
+    input_x_gradient_with_logits,
+    saliency_with_logits,
+)
 
 ADV = {"eps": 0.1, "steps": 2, "step_size": 0.05}
+MAPS = get_args(ExplanationName)
+
+
+def test_every_map_the_params_accept_has_a_function_and_a_loss_part_name() -> None:
+    assert set(MAPS) == set(EXPLANATIONS)
+    assert len({part for _, part in EXPLANATIONS.values()}) == len(EXPLANATIONS)
 
 
 def batch(n: int = 6, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,7 +65,7 @@ def test_saliency_keeps_the_graph_of_an_input_that_requires_grad(tiny_model: nn.
     assert grad.shape == x.shape and torch.isfinite(grad).all()
 
 
-@pytest.mark.parametrize("explanation", ["gradcam", "saliency", "input_x_gradient"])
+@pytest.mark.parametrize("explanation", MAPS)
 def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.Module, explanation: str) -> None:
     model = tiny_model.train()
     x, y = batch(8)
@@ -62,7 +76,7 @@ def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.M
     torch.testing.assert_close(egat.loss(model, x, y).total, madry.loss(model, x, y).total, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("explanation", ["gradcam", "saliency", "input_x_gradient"])
+@pytest.mark.parametrize("explanation", MAPS)
 def test_total_is_the_weighted_sum_of_the_parts(tiny_model: nn.Module, explanation: str) -> None:
     model = tiny_model.train()
     x, y = batch(8)
@@ -76,7 +90,7 @@ def test_total_is_the_weighted_sum_of_the_parts(tiny_model: nn.Module, explanati
     assert float(out.total.detach()) == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("explanation", ["gradcam", "saliency", "input_x_gradient"])
+@pytest.mark.parametrize("explanation", MAPS)
 def test_explanation_aware_adversary_stays_in_the_ball(tiny_model: nn.Module, explanation: str) -> None:
     x, y = batch(6)
     method = EGAT(eps=0.1, steps=3, step_size=0.05, adversary_weight=5.0, explanation=explanation)
