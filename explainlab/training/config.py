@@ -156,7 +156,45 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{file}: not valid TOML: {error}") from None
 
 
+def merge_tables(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``: tables merge key by key, any other value (lists included) replaces."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_tables(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+MAX_EXTENDS_DEPTH = 8
+
+
+def read_config_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file with its ``extends = "other.toml"`` chain resolved (the path is relative to the file): the
+    file's keys over its parent's, tables merged, lists replaced; ``extends`` itself is consumed."""
+    file = Path(path)
+    data = read_toml(file)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{file}: extends must be a file name (a string), got {parent!r}")
+    chain = (*_chain, file.resolve())
+    parent_file = file.parent / parent
+    if parent_file.resolve() in chain:
+        raise ConfigError(f"{file}: extends {parent!r} makes a cycle: {' -> '.join(p.name for p in chain)}")
+    if len(chain) > MAX_EXTENDS_DEPTH:
+        raise ConfigError(f"{file}: extends chains at most {MAX_EXTENDS_DEPTH} files deep")
+    try:
+        base = read_config_file(parent_file, chain)
+    except ConfigError as error:
+        raise ConfigError(f"{file}: extends {parent!r}: {error}") from None
+    return merge_tables(base, data)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """The TOML file (if any) with the overrides applied, validated (pydantic ValidationError when invalid)."""
-    data: dict[str, Any] = read_toml(path) if path else {}
+    """The TOML file (if any, its ``extends`` chain resolved) with the overrides applied, validated (pydantic
+    ValidationError when invalid)."""
+    data: dict[str, Any] = read_config_file(path) if path else {}
     return TrainConfig(**apply_overrides(data, overrides or []))

@@ -132,6 +132,43 @@ def test_file_problems_are_config_errors(tmp_path: Path) -> None:
     assert issubclass(ConfigError, ExplainlabError)  # the CLI ends with a message and exit code 2
 
 
+def test_extends_merges_a_parent_config(tmp_path: Path) -> None:
+    (tmp_path / "base.toml").write_text(
+        'method = "pgd_at"\nepochs = 8\ndeviations = ["a", "b"]\n[method_params]\neps = 0.3\nsteps = 10\n'
+    )
+    (tmp_path / "mid.toml").write_text('extends = "base.toml"\nepochs = 16\n[method_params]\nsteps = 5\n')
+    (tmp_path / "child.toml").write_text('extends = "mid.toml"\ndeviations = ["c"]\n')
+    config = load_config(tmp_path / "child.toml", ["method_params.eps=0.1"])
+    assert (config.method, config.epochs, config.deviations) == ("pgd_at", 16, ["c"])  # lists replace
+    assert config.method_params == {"eps": 0.1, "steps": 5}  # tables merge, --set comes last
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.toml": 'extends = "a.toml"'}, "cycle: a.toml"),
+        ({"a.toml": 'extends = "b.toml"', "b.toml": 'extends = "a.toml"'}, "cycle: a.toml -> b.toml"),
+        ({"a.toml": 'extends = "missing.toml"'}, "extends 'missing.toml': config file .* not found"),
+        ({"a.toml": "extends = 3"}, "extends must be a file name"),
+        ({"a.toml": 'extends = "b.toml"', "b.toml": "epochs = = 1"}, "extends 'b.toml': .*not valid TOML"),
+    ],
+)
+def test_bad_extends_are_config_errors(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "a.toml")
+
+
+def test_extends_chains_are_bounded(tmp_path: Path) -> None:
+    for i in range(12):
+        (tmp_path / f"c{i}.toml").write_text(f'extends = "c{i + 1}.toml"\n')
+    (tmp_path / "c12.toml").write_text("epochs = 2\n")
+    with pytest.raises(ConfigError, match="at most 8 files deep"):
+        load_config(tmp_path / "c0.toml")
+    assert load_config(tmp_path / "c6.toml").epochs == 2
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_config_is_valid(path: Path) -> None:
     config = load_config(path)
