@@ -11,6 +11,10 @@ sqrt(p(1 - p) / n) for accuracies). Rendered into ``models/README.md`` by the le
 Numbers come from three files per model folder: ``report.json`` (``explainlab evaluate``), ``report_eps0.2.json``
 (the same at ε = 0.2, for ASGT's claim) and, in any folder, ``atex_check.json`` / ``egat_check.json``
 (``bench/explanation_check.py --preset atex|egat --json``: a method's own map under a label-keeping attack).
+
+A side of a claim may be several seeds of one recipe: its number is then the mean over the seeds, per image where
+the reports store per-image results (so the paired error still applies), and the error counts the sampling of test
+images only; the seed-to-seed spread is the leaderboard's own table.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from explainlab.eval.per_example import paired_difference
+from explainlab.eval.per_example import paired_difference, scored
 from explainlab.zoo.listing import default_models_dir, headline, per_example
 from explainlab.zoo.store import CARD, REPORT
 
@@ -43,12 +47,13 @@ class Claim:
 
     text: str
     source: str
-    better: str  # method name: the model id is <prefix>-<method>-s0
+    better: str  # method name: the model id is <prefix>-<method>-s<seed>
     worse: str
     metric: str
     margin: float = 0.0
     paper: str = ""
-    seed: int = 0  # of ``better`` (another seed of a recipe); ``worse`` is always the -s0 model
+    seeds: tuple[int, ...] = (0,)  # of ``better``; several: their mean
+    reference_seeds: tuple[int, ...] = (0,)  # of ``worse``
 
 
 RAR = "Chen et al. 2019 (RAR)"
@@ -57,15 +62,25 @@ EGAT_BAR = "EGAT (Chen et al. 2026), lab bar"
 
 
 def egat_bars(
-    method: str, who: str, paper: str = "", seed: int = 0, reference: str = "pgd_at", reference_name: str = "PGD-AT"
+    method: str,
+    who: str,
+    paper: str = "",
+    seeds: tuple[int, ...] = (0,),
+    reference: str = "pgd_at",
+    reference_name: str = "PGD-AT",
 ) -> list[Claim]:
-    """The issue's two EGAT bars for one EGAT-lab model: robust accuracy within 1 point of PGD-AT (``reference``,
-    trained on the same schedule), and +3 points of RAR top-k intersection."""
+    """The issue's two EGAT bars for one EGAT-lab recipe: robust accuracy within 1 point of PGD-AT (``reference``,
+    trained on the same schedule), and +3 points of RAR top-k intersection. Both sides take the same ``seeds``: one
+    seed pair, or the mean over several."""
+    if len(seeds) > 1:
+        who = f"{who}, mean of seeds {', '.join(map(str, seeds))}"
+    elif seeds != (0,):
+        who = f"{who}, seed {seeds[0]}"
     return [
         Claim(f"{who} loses at most 1 point of robust accuracy to {reference_name}", EGAT_BAR, method, reference,
-              "worst", margin=-0.01, paper=paper, seed=seed),
+              "worst", margin=-0.01, paper=paper, seeds=seeds, reference_seeds=seeds),
         Claim(f"{who}: its IG maps gain 3 points of top-k ∩ over {reference_name}", EGAT_BAR, method, reference,
-              "topk_intersection", margin=0.03, seed=seed),
+              "topk_intersection", margin=0.03, seeds=seeds, reference_seeds=seeds),
     ]  # fmt: skip
 
 
@@ -89,14 +104,13 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("diagnostic: ... and its Grad-CAM maps, the map its loss trains, under Ghorbani's top-k attack",
               EGAT_BAR, "egat", "pgd_at", "egat_gradcam_top100", margin=0.03),
         *egat_bars("egat_saliency", "EGAT with a saliency map in its loss"),
-        *egat_bars("egat_saliency_l0.2", "EGAT with a saliency map in its loss (λ_e 0.2)"),
-        *egat_bars("egat_saliency_l0.2", "EGAT with a saliency map in its loss (λ_e 0.2, seed 1)", seed=1),
-        *egat_bars("egat_saliency_l0.15", "EGAT with a saliency map in its loss (λ_e 0.15)"),
-        *egat_bars("egat_saliency_l0.15", "EGAT with a saliency map in its loss (λ_e 0.15, seed 1)", seed=1),
+        *(claim for weight in ("0.2", "0.15") for seeds in ((0,), (1,), (0, 1))
+          for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
+                                 seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for weight in ("0.2", "0.15", "0.1")
+        *(claim for weight, seeds in (("0.2", (0,)), ("0.15", (0,)), ("0.1", (0,)), ("0.1", (1,)), ("0.1", (0, 1)))
           for claim in egat_bars(f"egat_saliency_l{weight}_e16",
-                                 f"EGAT with a saliency map in its loss (λ_e {weight}, 16 epochs)",
+                                 f"EGAT with a saliency map in its loss (λ_e {weight}, 16 epochs)", seeds=seeds,
                                  reference="pgd_at_e16", reference_name="PGD-AT trained 16 epochs")),
         Claim("ASGT is 35 points more robust than natural training at ε = 0.2", "Guesmi et al. 2024 (ASGT)", "asgt",
               "natural", "pgd_eps0.2", margin=0.35, paper="+35 points (baseline unverified)"),
@@ -192,15 +206,18 @@ def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
     rows = []
     for prefix, claims in CLAIMS.items():
         for claim in claims:
-            ids = [f"{prefix}-{claim.better}-s{claim.seed}", f"{prefix}-{claim.worse}-s0"]
-            missing = [i for i in ids if not (root / i / CARD).is_file()]
-            if len(missing) == 2:
+            sides = [
+                [f"{prefix}-{method}-s{seed}" for seed in seeds]
+                for method, seeds in ((claim.better, claim.seeds), (claim.worse, claim.reference_seeds))
+            ]
+            missing = [i for side in sides for i in side if not (root / i / CARD).is_file()]
+            if len(missing) == sum(map(len, sides)):
                 continue  # the zoo holds neither side of this comparison
-            a, b = (measure(root, i, claim.metric, read) for i in ids)
+            a, b = (seed_mean([measure(root, i, claim.metric, read) for i in side]) for side in sides)
             row: dict[str, Any] = {"claim": claim.text, "source": claim.source, "paper": claim.paper,
-                                   "metric": claim.metric, "better": ids[0], "worse": ids[1], "margin": claim.margin,
-                                   "labels": [short_label(i) for i in ids], "a": a, "b": b,
-                                   "missing": missing}  # fmt: skip
+                                   "metric": claim.metric, "better": side_id(sides[0]), "worse": side_id(sides[1]),
+                                   "margin": claim.margin, "labels": [side_label(side) for side in sides],
+                                   "a": a, "b": b, "missing": missing}  # fmt: skip
             if missing:
                 row.update(difference=None, se=None, paired_n=None, verdict="not trained")
             elif a is None or b is None:
@@ -215,6 +232,41 @@ def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
                     row[side] = {k: v for k, v in row[side].items() if k != "per_example"}
             rows.append(row)
     return rows
+
+
+def seed_mean(entries: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """One side's number from its seeds' models: the one entry, or the mean value and, where every report stores
+    them, the per-image means over the images all seeds scored; None if a seed's number is missing. Without per-image
+    values the spread is the seeds' mean std: the seeds saw the same images, so their sampling errors do not average
+    out."""
+    if any(e is None for e in entries):
+        return None
+    if len(entries) == 1:
+        return entries[0]
+    values = [float(e["value"]) for e in entries]
+    per_images = [e.get("per_example") for e in entries]
+    per_image = None
+    if all(per_images) and len({len(p) for p in per_images}) == 1:
+        per_image = [sum(vs) / len(vs) if all(map(scored, vs)) else None for vs in zip(*per_images, strict=True)]
+    ns, stds = [e.get("n") for e in entries], [e.get("std") for e in entries]
+    return {"value": sum(values) / len(values), "n": min(ns) if all(ns) else None,
+            "std": None if None in stds else sum(stds) / len(stds), "per_example": per_image,
+            "seeds": values}  # fmt: skip
+
+
+def side_id(ids: list[str]) -> str:
+    """A side's name in the rows: its model id, or for several seeds ``<recipe>-s0+s1``."""
+    if len(ids) == 1:
+        return ids[0]
+    return ids[0].rpartition("-")[0] + "-" + "+".join(i.rpartition("-")[2] for i in ids)
+
+
+def side_label(ids: list[str]) -> str:
+    """``pgd_at``, ``pgd_at-s1``, or ``pgd_at (mean of s0, s1)``."""
+    if len(ids) == 1:
+        return short_label(ids[0])
+    stem = ids[0].rpartition("-")[0]
+    return f"{stem.rsplit('-', 1)[-1]} (mean of {', '.join(i.rpartition('-')[2] for i in ids)})"
 
 
 def short_label(model_id: str) -> str:

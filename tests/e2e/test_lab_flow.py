@@ -133,9 +133,14 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     claim = page.locator('tr[data-claim="topk_intersection:mnist-small_cnn-pgd_at-s0:mnist-small_cnn-natural-s0"]')
     expect(claim.locator(".badge")).to_have_text("holds")
     expect(page.locator("table.claims tbody tr").first).to_be_visible()
-    # a second seed's claim row names its seed
-    seed1 = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s1:mnist-small_cnn-pgd_at-s0"]')
+    # a second seed's claim row names its seed and compares with the reference's same seed
+    seed1 = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s1:mnist-small_cnn-pgd_at-s1"]')
     expect(seed1.locator("td").nth(3).locator("a")).to_have_text("egat_saliency_l0.2-s1")
+    # ... and the seeds' mean is a row of its own, not a link to one model
+    pooled_key = "worst:mnist-small_cnn-egat_saliency_l0.2-s0+s1:mnist-small_cnn-pgd_at-s0+s1"
+    pooled = page.locator(f'tr[data-claim="{pooled_key}"]')
+    expect(pooled.locator("td").nth(4)).to_contain_text("pgd_at (mean of s0, s1)")
+    expect(pooled.locator("td").nth(4).locator("a")).to_have_count(0)
     # both reports keep per-image results: the error of the difference is the paired one, and says so
     paired = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s0:mnist-small_cnn-pgd_at-s0"]')
     expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")

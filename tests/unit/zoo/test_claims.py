@@ -82,17 +82,44 @@ def test_claims_from_reports(tmp_path: Path) -> None:
     assert by_pair(rows, "pgd_at", "natural", "topk_intersection")["a"]["n"] == 400
 
 
-def test_a_second_seed_is_compared_to_the_baseline_seed_0(tmp_path: Path) -> None:
-    stored(tmp_path, "pgd_at", rep(topk=0.70, worst=0.90))
+def test_a_second_seed_is_compared_to_the_baselines_same_seed(tmp_path: Path) -> None:
+    stored(tmp_path, "pgd_at", rep(topk=0.70, worst=0.90), seed=1)
     stored(tmp_path, "egat_saliency_l0.2", rep(topk=0.74, worst=0.89), seed=1)
     rows = [r for r in check_claims(tmp_path) if r["better"] == f"{PREFIX}-egat_saliency_l0.2-s1"]
     assert {r["metric"] for r in rows} == {"worst", "topk_intersection"}
-    assert all(r["worse"] == f"{PREFIX}-pgd_at-s0" and r["labels"] == ["egat_saliency_l0.2-s1", "pgd_at"] for r in rows)
+    assert all(r["worse"] == f"{PREFIX}-pgd_at-s1" and r["labels"] == ["egat_saliency_l0.2-s1", "pgd_at-s1"]
+               and "seed 1" in r["claim"] for r in rows)  # fmt: skip
     topk = next(r for r in rows if r["metric"] == "topk_intersection")
     assert topk["difference"] == pytest.approx(0.04) and topk["verdict"] == "holds, within noise"
-    assert any("| `egat_saliency_l0.2-s1` 74.0 | `pgd_at` 70.0 |" in line for line in render_claims(rows))
+    assert any("| `egat_saliency_l0.2-s1` 74.0 | `pgd_at-s1` 70.0 |" in line for line in render_claims(rows))
     assert short_label("cifar10-resnet20-pgd_at-s0") == "pgd_at"
     assert short_label("mnist-small_cnn-pgd_at-s1") == "pgd_at-s1"
+
+
+def test_the_mean_over_seeds_is_per_image_and_paired(tmp_path: Path) -> None:
+    # 4 images; each side two seeds. Per-image means: egat (1, .5, 1, 0), pgd_at (1, 1, .5, 0)
+    for method, seed, worst in [
+        ("pgd_at", 0, "1 1 1 0"),
+        ("pgd_at", 1, "1 1 0 0"),
+        ("egat_saliency_l0.2", 0, "1 1 1 0"),
+        ("egat_saliency_l0.2", 1, "1 0 1 0"),
+    ]:
+        report = rep(worst=sum(map(int, worst.split())) / 4)
+        report["robust_accuracy"]["worst"]["per_example"] = worst
+        stored(tmp_path, method, report, seed=seed)
+    pooled = f"{PREFIX}-egat_saliency_l0.2-s0+s1"
+    (row,) = [r for r in check_claims(tmp_path) if r["metric"] == "worst" and r["better"] == pooled]
+    assert row["better"] == f"{PREFIX}-egat_saliency_l0.2-s0+s1" and row["worse"] == f"{PREFIX}-pgd_at-s0+s1"
+    assert row["labels"] == ["egat_saliency_l0.2 (mean of s0, s1)", "pgd_at (mean of s0, s1)"]
+    assert "mean of seeds 0, 1" in row["claim"]
+    assert row["a"]["value"] == pytest.approx(0.625) and row["a"]["seeds"] == [0.75, 0.5]
+    # per-image differences (0, -.5, +.5, 0): mean 0, std sqrt(1/6), SE sqrt(1/6) / 2
+    assert row["difference"] == pytest.approx(0.0) and row["paired_n"] == 4
+    assert row["se"] == pytest.approx(math.sqrt(1 / 6) / 2)
+    # a seed not trained: the mean is not made from the other seed alone
+    (tmp_path / f"{PREFIX}-pgd_at-s1" / "card.json").unlink()
+    (row,) = [r for r in check_claims(tmp_path) if r["metric"] == "worst" and r["better"] == pooled]
+    assert row["verdict"] == "not trained" and row["missing"] == [f"{PREFIX}-pgd_at-s1"]
 
 
 def test_paired_standard_error_where_both_reports_store_per_image_results(tmp_path: Path) -> None:
@@ -179,3 +206,18 @@ def test_cli_and_leaderboard_section(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert "| `pgd_at` 70.0 | `natural` 50.0 | +20.0 ± 1.4 |" in text and "**holds**" in text
     assert "## The papers' claims, checked" in render_leaderboard(tmp_path)
+
+
+def test_the_mean_over_seeds_without_per_image_results_keeps_one_seeds_error(tmp_path: Path) -> None:
+    for method, seed, topk, std in [
+        ("pgd_at", 0, 0.80, 0.2),
+        ("pgd_at", 1, 0.82, 0.2),
+        ("egat_saliency_l0.2", 0, 0.84, 0.1),
+        ("egat_saliency_l0.2", 1, 0.86, 0.1),
+    ]:
+        stored(tmp_path, method, rep(topk=topk, topk_std=std, n=400), seed=seed)
+    pooled = f"{PREFIX}-egat_saliency_l0.2-s0+s1"
+    (row,) = [r for r in check_claims(tmp_path) if r["metric"] == "topk_intersection" and r["better"] == pooled]
+    # the same 400 images under both seeds: the mean's error is a seed's, sqrt(0.1^2 + 0.2^2) / sqrt(400) unpaired
+    assert row["difference"] == pytest.approx(0.04) and row["paired_n"] is None
+    assert row["se"] == pytest.approx(math.hypot(0.1, 0.2) / 20)
