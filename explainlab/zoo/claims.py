@@ -286,6 +286,14 @@ def _number(value: float | None, metric: str, *, signed: bool = False) -> str:
     return "—" if value is None else format_number(value, pct=metric in PCT_METRICS, signed=signed)
 
 
+def _side_number(entry: dict[str, Any] | None, metric: str) -> str:
+    """A side's number; a mean over seeds also lists the seeds' own: ``85.9 (85.8 / 86.0)``."""
+    text = _number(entry and entry["value"], metric)
+    if entry and entry.get("seeds"):
+        text += " (" + " / ".join(_number(v, metric) for v in entry["seeds"]) + ")"
+    return text
+
+
 def render_claims(rows: list[dict[str, Any]]) -> list[str]:
     """The claims table (markdown lines)."""
     lines = ["| claim | source | metric | A | B | A − B (± 2 SE) | needs | verdict | paper |", "|" + "---|" * 9]
@@ -295,7 +303,7 @@ def render_claims(rows: list[dict[str, Any]]) -> list[str]:
         short = [f"`{label}`" for label in row["labels"]]
         cells = [
             row["claim"], row["source"], METRIC_TITLES.get(metric, metric),
-            f"{short[0]} {_number(a and a['value'], metric)}", f"{short[1]} {_number(b and b['value'], metric)}",
+            f"{short[0]} {_side_number(a, metric)}", f"{short[1]} {_side_number(b, metric)}",
             _number(row["difference"], metric, signed=True)
             + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else "")
             + (" (paired)" if row.get("paired_n") else ""),

@@ -141,6 +141,7 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     pooled = page.locator(f'tr[data-claim="{pooled_key}"]')
     expect(pooled.locator("td").nth(4)).to_contain_text("pgd_at (mean of s0, s1)")
     expect(pooled.locator("td").nth(4).locator("a")).to_have_count(0)
+    expect(pooled.locator("td").nth(4).locator(".seeds")).to_have_text("(87.5 / 87.8)")  # the seeds' own numbers
     # both reports keep per-image results: the error of the difference is the paired one, and says so
     paired = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s0:mnist-small_cnn-pgd_at-s0"]')
     expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")

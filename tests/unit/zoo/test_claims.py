@@ -113,6 +113,7 @@ def test_the_mean_over_seeds_is_per_image_and_paired(tmp_path: Path) -> None:
     assert row["labels"] == ["egat_saliency_l0.2 (mean of s0, s1)", "pgd_at (mean of s0, s1)"]
     assert "mean of seeds 0, 1" in row["claim"]
     assert row["a"]["value"] == pytest.approx(0.625) and row["a"]["seeds"] == [0.75, 0.5]
+    assert "| `egat_saliency_l0.2 (mean of s0, s1)` 62.5 (75.0 / 50.0) |" in render_claims([row])[2]
     # per-image differences (0, -.5, +.5, 0): mean 0, std sqrt(1/6), SE sqrt(1/6) / 2
     assert row["difference"] == pytest.approx(0.0) and row["paired_n"] == 4
     assert row["se"] == pytest.approx(math.sqrt(1 / 6) / 2)
