@@ -198,6 +198,31 @@ def verdict(excess: float, se: float | None) -> str:
     return "missed, within noise" if z > -Z_CLEAR else "missed"
 
 
+@dataclass(frozen=True)
+class Side:
+    """One side of a claim: a recipe's model, or several seeds of it (their mean)."""
+
+    prefix: str
+    method: str
+    seeds: tuple[int, ...]
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"{self.prefix}-{self.method}-s{seed}" for seed in self.seeds]
+
+    @property
+    def name(self) -> str:
+        """The model id, or for several seeds ``<recipe>-s0+s1``."""
+        return f"{self.prefix}-{self.method}-" + "+".join(f"s{seed}" for seed in self.seeds)
+
+    @property
+    def label(self) -> str:
+        """``pgd_at``, ``pgd_at-s1``, or ``pgd_at (mean of s0, s1)``."""
+        if len(self.seeds) > 1:
+            return f"{self.method} (mean of {', '.join(f's{seed}' for seed in self.seeds)})"
+        return short_label(self.ids[0])
+
+
 def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Every claim with at least one of its two models stored: the numbers, difference, SE and verdict (JSON-ready);
     a claim whose other model is not trained yet stays listed as "not trained" (``missing`` names it)."""
@@ -206,18 +231,16 @@ def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
     rows = []
     for prefix, claims in CLAIMS.items():
         for claim in claims:
-            sides = [
-                [f"{prefix}-{method}-s{seed}" for seed in seeds]
-                for method, seeds in ((claim.better, claim.seeds), (claim.worse, claim.reference_seeds))
-            ]
-            missing = [i for side in sides for i in side if not (root / i / CARD).is_file()]
-            if len(missing) == sum(map(len, sides)):
+            sides = [Side(prefix, claim.better, claim.seeds), Side(prefix, claim.worse, claim.reference_seeds)]
+            missing = [i for side in sides for i in side.ids if not (root / i / CARD).is_file()]
+            if len(missing) == sum(len(side.ids) for side in sides):
                 continue  # the zoo holds neither side of this comparison
-            a, b = (seed_mean([measure(root, i, claim.metric, read) for i in side]) for side in sides)
+            a, b = (seed_mean([measure(root, i, claim.metric, read) for i in side.ids]) for side in sides)
             row: dict[str, Any] = {"claim": claim.text, "source": claim.source, "paper": claim.paper,
-                                   "metric": claim.metric, "better": side_id(sides[0]), "worse": side_id(sides[1]),
-                                   "margin": claim.margin, "labels": [side_label(side) for side in sides],
-                                   "a": a, "b": b, "missing": missing}  # fmt: skip
+                                   "metric": claim.metric, "better": sides[0].name, "worse": sides[1].name,
+                                   "margin": claim.margin, "labels": [side.label for side in sides],
+                                   "models": [side.ids for side in sides], "a": a, "b": b,
+                                   "missing": missing}  # fmt: skip
             if missing:
                 row.update(difference=None, se=None, paired_n=None, verdict="not trained")
             elif a is None or b is None:
@@ -252,21 +275,6 @@ def seed_mean(entries: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     return {"value": sum(values) / len(values), "n": min(ns) if all(ns) else None,
             "std": None if None in stds else sum(stds) / len(stds), "per_example": per_image,
             "seeds": values}  # fmt: skip
-
-
-def side_id(ids: list[str]) -> str:
-    """A side's name in the rows: its model id, or for several seeds ``<recipe>-s0+s1``."""
-    if len(ids) == 1:
-        return ids[0]
-    return ids[0].rpartition("-")[0] + "-" + "+".join(i.rpartition("-")[2] for i in ids)
-
-
-def side_label(ids: list[str]) -> str:
-    """``pgd_at``, ``pgd_at-s1``, or ``pgd_at (mean of s0, s1)``."""
-    if len(ids) == 1:
-        return short_label(ids[0])
-    stem = ids[0].rpartition("-")[0]
-    return f"{stem.rsplit('-', 1)[-1]} (mean of {', '.join(i.rpartition('-')[2] for i in ids)})"
 
 
 def short_label(model_id: str) -> str:
