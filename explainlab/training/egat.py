@@ -66,7 +66,7 @@ class EGAT(TrainingMethod):
     lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight
-    (1 in EGAT-lab, 0 = Madry's objective)."""
+    (1 in EGAT-lab, 0 = Madry's objective), and a term counting only pairs whose x_adv keeps the label."""
 
     name = "egat"
     title = "EGAT (lab version: AT + explanation consistency)"
@@ -85,6 +85,11 @@ class EGAT(TrainingMethod):
         clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
         explanation_fraction: float = Field(
             1.0, gt=0.0, le=1.0, description="share of the batch whose map pair enters the consistency mean (cost)"
+        )
+        label_kept_only: bool = Field(
+            False,
+            description="count only the map pairs whose adversarial image keeps its label (RAR's label-preserving "
+            "regime); the others add 0 to the consistency mean",
         )
 
     params: Params
@@ -129,7 +134,10 @@ class EGAT(TrainingMethod):
         m = len(clean_logits)
         clean_ce = lam * F.cross_entropy(clean_logits, y_a[:m]) + (1 - lam) * F.cross_entropy(clean_logits, y_b[:m])
         adv_ce = F.cross_entropy(adv_logits, y)
-        consistency = (1 - (maps[:k] * maps[k:]).sum(1)).mean()
+        dissimilarity = 1 - (maps[:k] * maps[k:]).sum(1)
+        if p.label_kept_only:
+            dissimilarity = dissimilarity * (explained[k:].detach().argmax(1) == y[:k])
+        consistency = dissimilarity.mean()
         total = p.clean_weight * clean_ce + adv_ce + p.explanation_weight * consistency
         parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
                  part_name: float(consistency.detach())}  # fmt: skip

@@ -100,3 +100,24 @@ def test_explanation_aware_adversary_stays_in_the_ball(tiny_model: nn.Module, ex
     assert float((x_adv - x).abs().max()) <= 0.1 + 1e-6
     assert float(x_adv.min()) >= 0.0 and float(x_adv.max()) <= 1.0
     assert float((x_adv - x).abs().max()) > 0.05  # it moved
+
+
+def test_label_kept_only_counts_the_pairs_whose_adversarial_image_keeps_its_label(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, _ = batch(8)
+    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    predicted = model(x_adv).argmax(1)
+    y = torch.cat([predicted[:4], (predicted[4:] + 1) % 3])  # the first half keeps its label, the second does not
+    params = {**ADV, "explanation": "saliency", "explanation_weight": 1.0, "clean_weight": 0.0}
+    parts = {}
+    for kept_only in (False, True):
+        method = EGAT(**params, label_kept_only=kept_only)
+        method.prepare(model, seed=0)
+        method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]  # a fixed x_adv, the term under test
+        parts[kept_only] = method.loss(model, x, y).parts["saliency_dissimilarity"]
+    _, clean_maps = saliency_with_logits(model, x, y)
+    _, adv_maps = saliency_with_logits(model, x_adv, y)
+    dissimilarity = (1 - (clean_maps * adv_maps).sum(1)).detach()
+    assert float(dissimilarity[4:].min()) > 0  # the dropped pairs would have counted
+    assert parts[False] == pytest.approx(float(dissimilarity.mean()), rel=1e-5)
+    assert parts[True] == pytest.approx(float(dissimilarity[:4].sum() / 8), rel=1e-5)
