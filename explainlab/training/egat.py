@@ -66,7 +66,8 @@ class EGAT(TrainingMethod):
     lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight
-    (1 in EGAT-lab, 0 = Madry's objective), and a term counting only pairs whose x_adv keeps the label."""
+    (1 in EGAT-lab, 0 = Madry's objective), and two variants of the term: E(x) as a fixed target, and only the
+    pairs whose x_adv keeps the label."""
 
     name = "egat"
     title = "EGAT (lab version: AT + explanation consistency)"
@@ -85,6 +86,9 @@ class EGAT(TrainingMethod):
         clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
         explanation_fraction: float = Field(
             1.0, gt=0.0, le=1.0, description="share of the batch whose map pair enters the consistency mean (cost)"
+        )
+        fixed_clean_map: bool = Field(
+            False, description="E(x) as a fixed target (no gradient): the term pulls only the adversarial map"
         )
         label_kept_only: bool = Field(
             False,
@@ -134,7 +138,8 @@ class EGAT(TrainingMethod):
         m = len(clean_logits)
         clean_ce = lam * F.cross_entropy(clean_logits, y_a[:m]) + (1 - lam) * F.cross_entropy(clean_logits, y_b[:m])
         adv_ce = F.cross_entropy(adv_logits, y)
-        dissimilarity = 1 - (maps[:k] * maps[k:]).sum(1)
+        clean_maps = maps[:k].detach() if p.fixed_clean_map else maps[:k]
+        dissimilarity = 1 - (clean_maps * maps[k:]).sum(1)
         if p.label_kept_only:
             dissimilarity = dissimilarity * (explained[k:].detach().argmax(1) == y[:k])
         consistency = dissimilarity.mean()

@@ -121,3 +121,25 @@ def test_label_kept_only_counts_the_pairs_whose_adversarial_image_keeps_its_labe
     assert float(dissimilarity[4:].min()) > 0  # the dropped pairs would have counted
     assert parts[False] == pytest.approx(float(dissimilarity.mean()), rel=1e-5)
     assert parts[True] == pytest.approx(float(dissimilarity[:4].sum() / 8), rel=1e-5)
+
+
+def test_fixed_clean_map_trains_only_through_the_adversarial_map(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    params = {**ADV, "explanation": "saliency", "explanation_weight": 3.0, "clean_weight": 0.0}
+    weights = list(model.parameters())
+
+    def gradients(fixed: bool) -> list[torch.Tensor]:
+        method = EGAT(**params, fixed_clean_map=fixed)
+        method.prepare(model, seed=0)
+        method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]  # a fixed x_adv, the term under test
+        return list(torch.autograd.grad(method.loss(model, x, y).total, weights))
+
+    _, clean_maps = saliency_with_logits(model, x, y)
+    adv_logits, adv_maps = saliency_with_logits(model, x_adv, y)
+    expected = F.cross_entropy(adv_logits, y) + 3.0 * (1 - (clean_maps.detach() * adv_maps).sum(1)).mean()
+    for got, want in zip(gradients(True), torch.autograd.grad(expected, weights), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    both = gradients(False)  # the default also pulls the clean map: other gradients
+    assert any(not torch.allclose(a, b, rtol=1e-3) for a, b in zip(both, gradients(True), strict=True))
