@@ -51,6 +51,14 @@ def input_x_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tupl
     return _input_gradient_map(model, x, y, times_input=True)
 
 
+def map_distance(a: Tensor, b: Tensor, distance: str = "cosine") -> Tensor:
+    """D per pair of non-negative, L2-normalized maps (N, P): ``cosine`` 1 - cos(a, b) in [0, 1], or ``l1`` the L1
+    distance between the maps scaled to sum 1, in [0, 2] (methods.md §5.1 lists both)."""
+    if distance == "l1":
+        return (a / a.sum(1, keepdim=True).clamp_min(1e-12) - b / b.sum(1, keepdim=True).clamp_min(1e-12)).abs().sum(1)
+    return 1 - (a * b).sum(1)
+
+
 # E for the consistency term: name -> (map function, the loss part it is logged as)
 EXPLANATIONS = {
     "gradcam": (gradcam_with_logits, "cam_dissimilarity"),
@@ -66,8 +74,8 @@ class EGAT(TrainingMethod):
     lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight
-    (1 in EGAT-lab, 0 = Madry's objective), and two variants of the term: E(x) as a fixed target, and only the
-    pairs whose x_adv keeps the label."""
+    (1 in EGAT-lab, 0 = Madry's objective), and variants of the term: D as L1 between sum-normalized maps, E(x)
+    as a fixed target, and only the pairs whose x_adv keeps the label."""
 
     name = "egat"
     title = "EGAT (lab version: AT + explanation consistency)"
@@ -86,6 +94,9 @@ class EGAT(TrainingMethod):
         clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
         explanation_fraction: float = Field(
             1.0, gt=0.0, le=1.0, description="share of the batch whose map pair enters the consistency mean (cost)"
+        )
+        distance: Literal["cosine", "l1"] = Field(
+            "cosine", description="D: 1 - cos of the maps, or L1 between the maps scaled to sum 1"
         )
         fixed_clean_map: bool = Field(
             False, description="E(x) as a fixed target (no gradient): the term pulls only the adversarial map"
@@ -109,7 +120,7 @@ class EGAT(TrainingMethod):
             for _ in range(p.steps):
                 x_adv.requires_grad_(True)
                 logits, adv_map = explain(model, x_adv, y)
-                dissimilarity = 1 - (adv_map * clean_map).sum(1)
+                dissimilarity = map_distance(clean_map, adv_map, p.distance)
                 objective = F.cross_entropy(logits, y, reduction="sum") + p.adversary_weight * dissimilarity.sum()
                 (grad,) = torch.autograd.grad(objective, x_adv)
                 x_adv = (x + (x_adv.detach() + p.step_size * grad.sign() - x).clamp(-p.eps, p.eps)).clamp(0, 1)
@@ -139,7 +150,7 @@ class EGAT(TrainingMethod):
         clean_ce = lam * F.cross_entropy(clean_logits, y_a[:m]) + (1 - lam) * F.cross_entropy(clean_logits, y_b[:m])
         adv_ce = F.cross_entropy(adv_logits, y)
         clean_maps = maps[:k].detach() if p.fixed_clean_map else maps[:k]
-        dissimilarity = 1 - (clean_maps * maps[k:]).sum(1)
+        dissimilarity = map_distance(clean_maps, maps[k:], p.distance)
         if p.label_kept_only:
             dissimilarity = dissimilarity * (explained[k:].detach().argmax(1) == y[:k])
         consistency = dissimilarity.mean()

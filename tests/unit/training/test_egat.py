@@ -16,6 +16,7 @@ from explainlab.training.egat import (
     EXPLANATIONS,
     ExplanationName,
     input_x_gradient_with_logits,
+    map_distance,
     saliency_with_logits,
 )
 
@@ -143,3 +144,31 @@ def test_fixed_clean_map_trains_only_through_the_adversarial_map(tiny_model: nn.
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
     both = gradients(False)  # the default also pulls the clean map: other gradients
     assert any(not torch.allclose(a, b, rtol=1e-3) for a, b in zip(both, gradients(True), strict=True))
+
+
+def test_map_distances_closed_forms() -> None:
+    same = F.normalize(torch.tensor([[1.0, 2.0, 0.0, 0.0]]), dim=1)
+    disjoint = F.normalize(torch.tensor([[0.0, 0.0, 3.0, 1.0]]), dim=1)
+    half = F.normalize(torch.tensor([[1.0, 0.0, 1.0, 0.0]]), dim=1)  # sum-normalized (1/2, 0, 1/2, 0)
+    for distance in ("cosine", "l1"):
+        assert float(map_distance(same, same, distance)) == pytest.approx(0.0, abs=1e-6)
+    assert float(map_distance(same, disjoint, "cosine")) == pytest.approx(1.0)
+    assert float(map_distance(same, disjoint, "l1")) == pytest.approx(2.0)
+    # (1/3, 2/3, 0, 0) against (1/2, 0, 1/2, 0): |1/3 - 1/2| + 2/3 + 1/2 = 4/3
+    assert float(map_distance(same, half, "l1")) == pytest.approx(4 / 3)
+    assert float(map_distance(same, half, "cosine")) == pytest.approx(1 - 1 / (5**0.5 * 2**0.5))
+
+
+def test_the_l1_distance_reaches_the_loss(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    method = EGAT(**ADV, explanation="saliency", explanation_weight=1.0, clean_weight=0.0, distance="l1")
+    method.prepare(model, seed=0)
+    method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]  # a fixed x_adv, the term under test
+    _, clean_maps = saliency_with_logits(model, x, y)
+    _, adv_maps = saliency_with_logits(model, x_adv, y)
+    expected = (clean_maps / clean_maps.sum(1, keepdim=True) - adv_maps / adv_maps.sum(1, keepdim=True)).abs().sum(1)
+    assert method.loss(model, x, y).parts["saliency_dissimilarity"] == pytest.approx(
+        float(expected.detach().mean()), rel=1e-5
+    )
