@@ -73,7 +73,7 @@ class EGAT(TrainingMethod):
     objective is unpublished; methods.md §5.1): x_adv = PGD(x, y); L = CE(f(x), y) + CE(f(x_adv), y) +
     lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
-    clean pair, an explanation-aware adversary that also ascends mu * (1 - cos(E(x), E(x'))), and a clean-CE weight
+    clean pair, an explanation-aware adversary that also ascends mu * D(E(x), E(x')), and a clean-CE weight
     (1 in EGAT-lab, 0 = Madry's objective), and variants of the term: D as L1 between sum-normalized maps, E(x)
     as a fixed target, and only the pairs whose x_adv keeps the label."""
 
