@@ -71,7 +71,7 @@ ExplanationName = Literal["gradcam", "saliency", "input_x_gradient"]
 class EGAT(TrainingMethod):
     """Explanation-guided adversarial training, lab version of Chen et al. 2026 (arXiv:2603.01938, whose exact
     objective is unpublished; methods.md §5.1): x_adv = PGD(x, y); L = CE(f(x), y) + CE(f(x_adv), y) +
-    lambda_e * (1 - cos(E(x), E(x_adv))), E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
+    lambda_e * D(E(x), E(x_adv)), D = 1 - cos, E = Grad-CAM of the true class (or, ``explanation="saliency"``, the input
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * D(E(x), E(x')), and a clean-CE weight
     (1 in EGAT-lab, 0 = Madry's objective), and variants of the term: D as L1 between sum-normalized maps, E(x)
