@@ -51,7 +51,10 @@ def input_x_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tupl
     return _input_gradient_map(model, x, y, times_input=True)
 
 
-def map_distance(a: Tensor, b: Tensor, distance: str = "cosine") -> Tensor:
+Distance = Literal["cosine", "l1"]
+
+
+def map_distance(a: Tensor, b: Tensor, distance: Distance = "cosine") -> Tensor:
     """D per pair of non-negative, L2-normalized maps (N, P): ``cosine`` 1 - cos(a, b) in [0, 1], or ``l1`` the L1
     distance between the maps scaled to sum 1, in [0, 2] (methods.md §5.1 lists both)."""
     if distance == "l1":
@@ -95,7 +98,7 @@ class EGAT(TrainingMethod):
         explanation_fraction: float = Field(
             1.0, gt=0.0, le=1.0, description="share of the batch whose map pair enters the consistency mean (cost)"
         )
-        distance: Literal["cosine", "l1"] = Field(
+        distance: Distance = Field(
             "cosine", description="D: 1 - cos of the maps, or L1 between the maps scaled to sum 1"
         )
         fixed_clean_map: bool = Field(

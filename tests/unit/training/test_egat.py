@@ -103,18 +103,28 @@ def test_explanation_aware_adversary_stays_in_the_ball(tiny_model: nn.Module, ex
     assert float((x_adv - x).abs().max()) > 0.05  # it moved
 
 
+def perturbed(x: torch.Tensor) -> torch.Tensor:
+    """A fixed stand-in for x_adv, so that a test looks at the term alone."""
+    return (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+
+
+def egat_with_fixed_adversary(model: nn.Module, x_adv: torch.Tensor, **params: object) -> EGAT:
+    """Saliency EGAT-lab on Madry's objective whose adversary returns ``x_adv``."""
+    method = EGAT(**{**ADV, "explanation": "saliency", "clean_weight": 0.0, **params})
+    method.prepare(model, seed=0)
+    method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]
+    return method
+
+
 def test_label_kept_only_counts_the_pairs_whose_adversarial_image_keeps_its_label(tiny_model: nn.Module) -> None:
     model = tiny_model.eval()
     x, _ = batch(8)
-    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    x_adv = perturbed(x)
     predicted = model(x_adv).argmax(1)
     y = torch.cat([predicted[:4], (predicted[4:] + 1) % 3])  # the first half keeps its label, the second does not
-    params = {**ADV, "explanation": "saliency", "explanation_weight": 1.0, "clean_weight": 0.0}
     parts = {}
     for kept_only in (False, True):
-        method = EGAT(**params, label_kept_only=kept_only)
-        method.prepare(model, seed=0)
-        method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]  # a fixed x_adv, the term under test
+        method = egat_with_fixed_adversary(model, x_adv, explanation_weight=1.0, label_kept_only=kept_only)
         parts[kept_only] = method.loss(model, x, y).parts["saliency_dissimilarity"]
     _, clean_maps = saliency_with_logits(model, x, y)
     _, adv_maps = saliency_with_logits(model, x_adv, y)
@@ -127,14 +137,11 @@ def test_label_kept_only_counts_the_pairs_whose_adversarial_image_keeps_its_labe
 def test_fixed_clean_map_trains_only_through_the_adversarial_map(tiny_model: nn.Module) -> None:
     model = tiny_model.eval()
     x, y = batch(6)
-    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
-    params = {**ADV, "explanation": "saliency", "explanation_weight": 3.0, "clean_weight": 0.0}
+    x_adv = perturbed(x)
     weights = list(model.parameters())
 
     def gradients(fixed: bool) -> list[torch.Tensor]:
-        method = EGAT(**params, fixed_clean_map=fixed)
-        method.prepare(model, seed=0)
-        method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]  # a fixed x_adv, the term under test
+        method = egat_with_fixed_adversary(model, x_adv, explanation_weight=3.0, fixed_clean_map=fixed)
         return list(torch.autograd.grad(method.loss(model, x, y).total, weights))
 
     _, clean_maps = saliency_with_logits(model, x, y)
@@ -162,10 +169,8 @@ def test_map_distances_closed_forms() -> None:
 def test_the_l1_distance_reaches_the_loss(tiny_model: nn.Module) -> None:
     model = tiny_model.eval()
     x, y = batch(6)
-    x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
-    method = EGAT(**ADV, explanation="saliency", explanation_weight=1.0, clean_weight=0.0, distance="l1")
-    method.prepare(model, seed=0)
-    method.adversarial = lambda *_args: x_adv  # type: ignore[method-assign]  # a fixed x_adv, the term under test
+    x_adv = perturbed(x)
+    method = egat_with_fixed_adversary(model, x_adv, explanation_weight=1.0, distance="l1")
     _, clean_maps = saliency_with_logits(model, x, y)
     _, adv_maps = saliency_with_logits(model, x_adv, y)
     expected = (clean_maps / clean_maps.sum(1, keepdim=True) - adv_maps / adv_maps.sum(1, keepdim=True)).abs().sum(1)
