@@ -3,8 +3,9 @@ standard errors, paired over the same test images where both reports store per-i
 computes them). For screens and re-evaluations that are not in the zoo: any ``report.json`` (or ``--out`` file) of
 ``explainlab evaluate`` compares, not only stored models'.
 
-RAR's attack depends on the CPU and the torch thread count (README, "The zoo"); the comparison names each report's
-hardware and flags a mix, since a difference between two CPUs' runs carries that extra noise.
+RAR's attack depends on the CPU and the torch thread count (docs/zoo_findings.md, "Thread count" and "CPU"); the
+comparison names each report's hardware and flags a mix, since a difference between two CPUs' runs carries that extra
+noise.
 """
 
 from __future__ import annotations
