@@ -95,10 +95,10 @@ CLAIMS: dict[str, list[Claim]] = {
               "pgd_at_ft", "topk_intersection"),
         Claim("... and better than the same fine-tune without the IG term (our control)", RAR, "ig_sum_norm",
               "pgd_at_ft", "topk_intersection"),
-        Claim("IG-NORM trained from scratch (the paper's recipe, PGD-AT's schedule): its IG maps survive the top-k "
+        Claim("IG-NORM trained from scratch as in the paper (on PGD-AT's CPU schedule): its IG maps survive the top-k "
               "attack better than PGD-AT's", RAR, "ig_norm_scratch", "pgd_at", "topk_intersection",
               paper="71.36 vs 62.56 (unverified)"),
-        Claim("IG-SUM-NORM trained from scratch (the paper's recipe, PGD-AT's schedule): its IG maps survive the "
+        Claim("IG-SUM-NORM trained from scratch as in the paper (on PGD-AT's CPU schedule): its IG maps survive the "
               "top-k attack better than PGD-AT's", RAR, "ig_sum_norm_scratch", "pgd_at", "topk_intersection",
               paper="72.45 vs 62.56 (unverified)"),
         Claim("PGD-AT's IG maps survive the top-k attack better than natural training's", RAR, "pgd_at", "natural",
