@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
+from explainlab.explain.base import normalize_map
 from explainlab.nets import cam_layer
 from explainlab.training.base import AdversarialParams, LossParts, TrainingMethod, eval_mode, unwrap
 
@@ -58,7 +59,7 @@ def map_distance(a: Tensor, b: Tensor, distance: Distance = "cosine") -> Tensor:
     """D per pair of non-negative, L2-normalized maps (N, P): ``cosine`` 1 - cos(a, b) in [0, 1], or ``l1`` the L1
     distance between the maps scaled to sum 1, in [0, 2] (methods.md §5.1 lists both)."""
     if distance == "l1":
-        return (a / a.sum(1, keepdim=True).clamp_min(1e-12) - b / b.sum(1, keepdim=True).clamp_min(1e-12)).abs().sum(1)
+        return (normalize_map(a, "sum_one") - normalize_map(b, "sum_one")).abs().sum(1)
     return 1 - (a * b).sum(1)
 
 
