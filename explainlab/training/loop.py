@@ -39,7 +39,8 @@ from explainlab.zoo import ModelCard, ThreatModel, load_model, save_model
 log = logging.getLogger(__name__)
 CHECKPOINT, STATE, HISTORY, SUMMARY = "checkpoint.safetensors", "checkpoint.json", "history.jsonl", "summary.json"
 # Config fields that may change between an interrupted run and its resumption.
-RESUME_IGNORES = frozenset({"out_dir", "checkpoint_every", "deviations", "provenance", "title"})
+# fields that may differ on resume: where the run and the data live, how often it checkpoints, the card's words
+RESUME_IGNORES = frozenset({"out_dir", "data_dir", "checkpoint_every", "deviations", "provenance", "title"})
 
 
 class TrainingDiverged(ExplainlabError, FloatingPointError):
@@ -226,6 +227,28 @@ def _load_checkpoint(
     return meta, ((rng_tensors, rng_extra or {}) if rng_tensors else None)
 
 
+def segment(from_step: int | None, to_step: int, elapsed: float, before: float, hardware: str) -> dict[str, Any]:
+    """One stretch of a run on one machine: steps from_step..to_step, its own seconds, the machine in words."""
+    return {"steps": [from_step or 0, to_step], "seconds": round(elapsed - before, 1), "hardware": hardware}
+
+
+def earlier_segments(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stretches a checkpoint has behind it; one of unrecorded hardware for checkpoints older than the record."""
+    if "segments" in meta:
+        return list(meta["segments"])
+    step = int(meta["step"])
+    return [segment(0, step, float(meta["seconds"]), 0.0, "hardware not recorded")] if step else []
+
+
+def describe_segments(segments: list[dict[str, Any]]) -> str:
+    """The card's hardware: the one machine, or each stretch of a run resumed elsewhere ("steps 0-1300: CPU ...;
+    steps 1300-3744: CPU ..."), since train_seconds then sums machines of different speeds."""
+    machines = {s["hardware"] for s in segments}
+    if len(machines) <= 1:
+        return next(iter(machines), "")
+    return "; ".join(f"steps {s['steps'][0]}-{s['steps'][1]}: {s['hardware']}" for s in segments)
+
+
 def _config_dict(config: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in config.model_dump(mode="json").items() if k not in RESUME_IGNORES}
 
@@ -327,10 +350,11 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
     else:
         optimizer = torch.optim.Adam(groups, lr=config.lr)
 
-    step, seconds, resumed_from = 0, 0.0, None
+    step, seconds, resumed_from, segments = 0, 0.0, None, []
     if resumable(run, config):
         meta, saved_rng = _load_checkpoint(run, model, optimizer, rank)
         step, seconds, resumed_from = int(meta["step"]), float(meta["seconds"]), int(meta["step"])
+        segments = earlier_segments(meta)
         if saved_rng is not None and meta.get("world_size", world) == world:
             restore_rng(method, device, *saved_rng)
         elif lead:
@@ -346,6 +370,7 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
     sums: dict[str, float] = {}
     count = 0
     start = time.perf_counter() - seconds
+    here = hardware(device, world)
     order, order_epoch = None, -1
     model.train()
     try:
@@ -391,17 +416,23 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
                 if history is not None:
                     history.write(json.dumps(record) + "\n")
                     history.flush()
+                    elapsed = time.perf_counter() - start
                     meta = {"config": config.model_dump_json(), "step": step, "world_size": world,
-                            "seconds": time.perf_counter() - start}  # fmt: skip
+                            "seconds": elapsed, "segments": [*segments, segment(resumed_from, step, elapsed,
+                                                                                seconds, here)]}  # fmt: skip
                     _save_checkpoint(run, model, optimizer, meta, rng)
     finally:
         if history is not None:
             history.close()
     model.eval()
-    seconds = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if step != resumed_from:  # a rerun of a finished run trained nothing here
+        segments = [*segments, segment(resumed_from, step, elapsed, seconds, here)]
+    seconds = elapsed
     summary = {"id": config.model_id(), "steps": step, "train_seconds": round(seconds, 1),
                "val_clean_accuracy": _accuracy(model, x_val, y_val) if len(y_val) else None,
-               "world_size": world, "batch_per_process": per_rank, "resumed_from": resumed_from}  # fmt: skip
+               "world_size": world, "batch_per_process": per_rank, "resumed_from": resumed_from,
+               "segments": segments}  # fmt: skip
     if lead:
         card = ModelCard(
             id=config.model_id(), title=config.title or f"{spec.title} {config.net} {method.title}",
@@ -413,7 +444,7 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
             method_params=method_cls.Params(**config.method_params).model_dump(),
             threat_model=ThreatModel(eps=float(target_eps) if target_eps is not None else 0.0),
             seed=config.seed, train_config=config.model_dump(), train_seconds=round(seconds, 1),
-            hardware=hardware(device, distributed.world_size()), torch_version=torch.__version__, commit=code_commit(),
+            hardware=describe_segments(segments) or here, torch_version=torch.__version__, commit=code_commit(),
             created=datetime.now(UTC).isoformat(timespec="seconds"), deviations=list(config.deviations),
         )  # fmt: skip
         save_model(run, model, card)

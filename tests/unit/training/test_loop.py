@@ -198,6 +198,38 @@ def test_checkpoint_interval_may_change_on_resume(make_config: Any, monkeypatch:
     assert [r["step"] for r in history(config.run_dir())] == [3, 4, 8, 10]
 
 
+def test_a_run_resumed_on_another_machine_and_data_path_records_both_stretches(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch, shared_data: Path, tmp_path: Path
+) -> None:
+    """A long run carried to another machine: the data may sit elsewhere, and the card names each machine's steps,
+    since train_seconds then sums machines of different speeds."""
+    config = make_config("run", checkpoint_every=3)
+    with monkeypatch.context() as patch:
+        patch.setattr("explainlab.training.loop.hardware", lambda *_: "machine A")
+        interrupt_after(patch, "natural", calls=5)
+        with pytest.raises(Interrupt):
+            fit(config)
+    (tmp_path / "elsewhere").symlink_to(shared_data)
+    monkeypatch.setattr("explainlab.training.loop.hardware", lambda *_: "machine B")
+    summary = fit(make_config("run", checkpoint_every=3, data_dir=str(tmp_path / "elsewhere")))
+    assert summary["resumed_from"] == 3
+    assert [s["steps"] for s in summary["segments"]] == [[0, 3], [3, 10]]
+    assert sum(s["seconds"] for s in summary["segments"]) == pytest.approx(summary["train_seconds"], abs=0.2)
+    card = ModelCard.model_validate_json((config.run_dir() / CARD).read_text())
+    assert card.hardware == "steps 0-3: machine A; steps 3-10: machine B"
+
+    fit(make_config("run", checkpoint_every=3, title="renamed"))  # trains nothing, keeps the record
+    card = ModelCard.model_validate_json((config.run_dir() / CARD).read_text())
+    assert card.hardware == "steps 0-3: machine A; steps 3-10: machine B"
+
+
+def test_a_run_on_one_machine_names_just_that_machine(make_config: Any) -> None:
+    summary = fit(make_config())
+    card = ModelCard.model_validate_json((make_config().run_dir() / CARD).read_text())
+    assert [s["steps"] for s in summary["segments"]] == [[0, 10]]
+    assert card.hardware == summary["segments"][0]["hardware"] and card.hardware.startswith("CPU ")
+
+
 def test_a_new_title_renames_the_card_without_retraining(make_config: Any) -> None:
     fit(make_config("run"))
     before = weights(make_config("run").run_dir())
