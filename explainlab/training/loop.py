@@ -38,8 +38,8 @@ from explainlab.zoo import ModelCard, ThreatModel, load_model, save_model
 
 log = logging.getLogger(__name__)
 CHECKPOINT, STATE, HISTORY, SUMMARY = "checkpoint.safetensors", "checkpoint.json", "history.jsonl", "summary.json"
-# Config fields that may change between an interrupted run and its resumption.
-# fields that may differ on resume: where the run and the data live, how often it checkpoints, the card's words
+# Config fields that may change between an interrupted run and its resumption: where the run and the data live, how
+# often it checkpoints, the card's words.
 RESUME_IGNORES = frozenset({"out_dir", "data_dir", "checkpoint_every", "deviations", "provenance", "title"})
 
 
