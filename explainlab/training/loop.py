@@ -370,7 +370,7 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
     sums: dict[str, float] = {}
     count = 0
     start = time.perf_counter() - seconds
-    here = hardware(device, world)
+    here, recorded = hardware(device, world), segments
     order, order_epoch = None, -1
     model.train()
     try:
@@ -413,22 +413,20 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
                         log.info("epoch %d: val clean accuracy %.4f", step // steps_per_epoch,
                                  record["val_clean_accuracy"])  # fmt: skip
                 rng = distributed.all_gather_objects(capture_rng(method, device))
+                elapsed = time.perf_counter() - start
+                recorded = [*segments, segment(resumed_from, step, elapsed, seconds, here)]
                 if history is not None:
                     history.write(json.dumps(record) + "\n")
                     history.flush()
-                    elapsed = time.perf_counter() - start
                     meta = {"config": config.model_dump_json(), "step": step, "world_size": world,
-                            "seconds": elapsed, "segments": [*segments, segment(resumed_from, step, elapsed,
-                                                                                seconds, here)]}  # fmt: skip
+                            "seconds": elapsed, "segments": recorded}  # fmt: skip
                     _save_checkpoint(run, model, optimizer, meta, rng)
     finally:
         if history is not None:
             history.close()
     model.eval()
-    elapsed = time.perf_counter() - start
-    if step != resumed_from:  # a rerun of a finished run trained nothing here
-        segments = [*segments, segment(resumed_from, step, elapsed, seconds, here)]
-    seconds = elapsed
+    seconds = time.perf_counter() - start
+    segments = recorded  # the last step always checkpoints; a rerun of a finished run adds no stretch
     summary = {"id": config.model_id(), "steps": step, "train_seconds": round(seconds, 1),
                "val_clean_accuracy": _accuracy(model, x_val, y_val) if len(y_val) else None,
                "world_size": world, "batch_per_process": per_rank, "resumed_from": resumed_from,
