@@ -22,7 +22,10 @@ class RARParams(AdversarialParams):
     approx_factor: int = Field(
         5, ge=1, le=100, description="the inner PGD uses m / approx_factor IG points (paper: 5 on MNIST)"
     )
-    chunk: int = Field(64, ge=1, le=1000, description="path points per forward pass (memory vs speed)")
+    chunk: int | None = Field(
+        None, ge=1, le=1000,
+        description="path points per forward pass; default: enough for about 256 images a pass (see loss_ig)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _approx_divides_points(self) -> Self:
@@ -31,17 +34,34 @@ class RARParams(AdversarialParams):
         return self
 
 
+IMAGES_PER_PASS = 256
+
+
 def loss_ig(
-    model: nn.Module, x: Tensor, x_prime: Tensor, y: Tensor, m: int, *, chunk: int = 64, create_graph: bool = True
+    model: nn.Module,
+    x: Tensor,
+    x_prime: Tensor,
+    y: Tensor,
+    m: int,
+    *,
+    chunk: int | None = None,
+    create_graph: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """IG^{l_y}(x, x') = (x' - x) * (1/m) sum_{k=1..m} d CE(f(x + (k/m)(x' - x)), y) / dz (right Riemann sum), and the
     per-example CE at x' (the k = m point, free). Returns (IG (N, C, H, W), CE at x' (N,)).
 
-    Path points are evaluated ``chunk`` at a time (chunk * N images per forward). With ``create_graph`` both outputs
-    are differentiable in the weights and in x' (through the points and the (x' - x) factor); the retained
-    double-backward graph still grows with m * N, chunking only bounds the transient peak of each pass.
+    Path points are evaluated ``chunk`` at a time (chunk * N images per forward; default IMAGES_PER_PASS // N). Bigger
+    passes are slower on a CPU: their activations exceed glibc's largest mmap threshold (32 MB), so each step maps
+    and page-faults them afresh. One IG-SUM-NORM step of the zoo's MNIST recipe (128 images, m = 10) costs 7.4x a
+    PGD-AT step in one pass of 1280 images and 5.7x in passes of 256: ``bench/train_cost.py --config
+    configs/mnist_pgd_at.toml --config configs/mnist_ig_sum_norm_scratch.toml [--set ig_sum_norm.chunk=64]``.
+
+    With ``create_graph`` both outputs are differentiable in the weights and in x' (through the points and the
+    (x' - x) factor); the retained double-backward graph still grows with m * N, chunking only bounds the transient
+    peak of each pass.
     """
     n = x.shape[0]
+    chunk = chunk or max(1, IMAGES_PER_PASS // n)
     delta = x_prime - x  # (N, C, H, W)
     total = torch.zeros_like(x)
     ce_at_end = x.new_zeros(n)
@@ -59,7 +79,7 @@ def loss_ig(
     return delta * total / m, ce_at_end
 
 
-def ig_l1(model: nn.Module, x: Tensor, x_prime: Tensor, y: Tensor, m: int, *, chunk: int = 64) -> Tensor:
+def ig_l1(model: nn.Module, x: Tensor, x_prime: Tensor, y: Tensor, m: int, *, chunk: int | None = None) -> Tensor:
     """Per-example ||IG^{l_y}(x, x')||_1 with m right-Riemann path points, differentiable in the weights and x'. (N,)"""
     ig, _ = loss_ig(model, x, x_prime, y, m, chunk=chunk)
     return ig.abs().flatten(1).sum(1)
@@ -76,7 +96,7 @@ def ig_adversary(
     path_points: int,
     ce_weight: float,
     ig_weight: float,
-    chunk: int,
+    chunk: int | None,
     generator: torch.Generator,
 ) -> Tensor:
     """PGD-L-inf with a random start (the shared engine, last iterate) ascending ce_weight * CE(f(x'), y) +

@@ -13,7 +13,7 @@ from torch import nn
 
 from explainlab.attacks.pgd import PGD
 from explainlab.nets import Normalized
-from explainlab.training import METHODS, LossParts
+from explainlab.training import METHODS, LossParts, rar
 from explainlab.training.atex import ATEX, perpendicular
 from explainlab.training.rar import ig_adversary, ig_l1, loss_ig
 from explainlab.training.sgt import SGT, mask_lowest
@@ -121,6 +121,19 @@ def test_ig_l1_is_differentiable_in_x_prime_and_weights_and_chunk_invariant() ->
     torch.testing.assert_close(ig_l1(model, x, x_prime, y, 5, chunk=1), ig_l1(model, x, x_prime, y, 5, chunk=64))
     ig_l1(model, x, x_prime.detach(), y, 3).sum().backward()
     assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.parameters())
+
+
+def test_ig_l1_default_passes_hold_images_per_pass_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model = SmoothNet(size=4).double().eval()
+    x = torch.rand(2, 1, 4, 4, dtype=torch.float64)
+    x_prime, y = (x + 0.1).clamp(0, 1), torch.tensor([1, 0])
+    sizes: list[int] = []
+    model.register_forward_hook(lambda _m, inputs, _out: sizes.append(inputs[0].shape[0]))
+    monkeypatch.setattr(rar, "IMAGES_PER_PASS", 4)
+    default = ig_l1(model, x, x_prime, y, 5)
+    assert sizes == [4, 4, 2]  # 2 path points (4 images) a pass
+    torch.testing.assert_close(default, ig_l1(model, x, x_prime, y, 5, chunk=64))
 
 
 def test_ig_adversary_stays_in_the_ball_and_raises_the_ig_norm() -> None:
