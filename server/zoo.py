@@ -62,18 +62,22 @@ class Zoo:
                     return row
         raise UnknownModelError(model_id, self.ids(), field)
 
+    def representatives(self) -> dict[tuple[str, str], str]:
+        """(dataset, method) -> the model that stands for the method: trained from scratch before a fine-tune (e.g. a
+        control run), then the first id (seed 0 before seed 1, the base recipe before its sweeps)."""
+        picked: dict[tuple[str, str], str] = {}
+        rows = [r for r in self.rows() if not r.get("error")]
+        for row in sorted(rows, key=lambda r: (bool(r.get("init_from")), r["id"])):
+            picked.setdefault((row["dataset"], row["method"]), row["id"])
+        return picked
+
     def defaults(self, dataset: str = "mnist") -> list[str]:
-        """natural vs pgd_at vs egat of a dataset, one model each (a model trained from scratch before a fine-tune of
-        the same method, e.g. a control run); where one is missing, the dataset's next models fill in."""
-        rows = [r for r in self.rows() if not r.get("error") and r["dataset"] == dataset]
-        picked = []
-        for method in DEFAULT_METHODS:
-            matches = sorted(
-                (r for r in rows if r["method"] == method), key=lambda r: (bool(r.get("init_from")), r["id"])
-            )
-            picked += [matches[0]["id"]] if matches else []
-        picked += [r["id"] for r in rows if r["id"] not in picked]
-        return picked[:3]
+        """natural vs pgd_at vs egat of a dataset, one model each (``representatives``); where one is missing, the
+        dataset's next models fill in."""
+        chosen = self.representatives()
+        picked = [chosen[(dataset, m)] for m in DEFAULT_METHODS if (dataset, m) in chosen]
+        picked += [r["id"] for r in self.rows() if not r.get("error") and r["dataset"] == dataset]
+        return list(dict.fromkeys(picked))[:3]
 
     def load(self, model_id: str) -> tuple[Normalized, ModelCard]:
         """The model in eval mode on the serving device (compute worker only: it owns torch)."""

@@ -47,9 +47,7 @@ def lab_context(request: Request, form: dict[str, Any] | None = None, record: di
     attack = form.get("attack") or DEFAULT_ATTACK
     eps_default = max([r["threat_model"]["eps"] for r in rows if r["id"] in selected] or [0.3])
     attack_values = {"eps": eps_default, **(form.get("attack_params") or {})}
-    datasets: dict[str, list[dict]] = {}
-    for row in sorted(rows, key=_method_rank):
-        datasets.setdefault(row["dataset"], []).append(row)
+    datasets = _model_picker(rows, lab.zoo.representatives(), dataset)
     gallery: dict[str, list[dict]] = {}
     for item in lab.gallery.items():
         gallery.setdefault(item["dataset"], []).append({**item, "url": lab.gallery.url(item)})
@@ -77,6 +75,17 @@ def lab_context(request: Request, form: dict[str, Any] | None = None, record: di
         "record": record,
         "result": (record or {}).get("response"),
     }
+
+
+def _model_picker(rows: list[dict], representatives: dict[tuple[str, str], str], first: str) -> dict[str, dict]:
+    """dataset -> {"main": one model per method, "variants": the rest (seeds, sweeps, longer runs, controls)}, the
+    lab's dataset first; each row gains ``short_name``, its id without the dataset-net prefix and a seed-0 suffix."""
+    datasets: dict[str, dict[str, list[dict]]] = {first: {"main": [], "variants": []}}
+    for row in sorted(rows, key=_method_rank):
+        name = row["id"].removeprefix(f"{row['dataset']}-{row['net']}-").removesuffix("-s0")
+        group = "main" if representatives.get((row["dataset"], row["method"])) == row["id"] else "variants"
+        datasets.setdefault(row["dataset"], {"main": [], "variants": []})[group].append({**row, "short_name": name})
+    return {ds: groups for ds, groups in datasets.items() if groups["main"] or groups["variants"]}
 
 
 def _method_rank(row: dict[str, Any]) -> tuple[int, str]:
@@ -176,7 +185,12 @@ def run_page(request: Request, record: dict[str, Any]) -> HTMLResponse:
 
 
 def models_page(request: Request) -> HTMLResponse:
-    return _page(request, "models.html", {"rows": _lab(request).zoo.rows()})
+    lab = _lab(request)
+    rows = lab.zoo.rows()
+    good = [r for r in rows if not r.get("error")]
+    first = "mnist" if any(r["dataset"] == "mnist" for r in good) else (good[0]["dataset"] if good else "mnist")
+    groups = _model_picker(good, lab.zoo.representatives(), first)
+    return _page(request, "models.html", {"datasets": groups, "broken": [r for r in rows if r.get("error")]})
 
 
 def model_page(request: Request, model_id: str) -> HTMLResponse:

@@ -20,6 +20,14 @@ def test_models_lists_the_zoo_and_the_broken_folder(client: httpx.Client, ids: l
     assert [r["id"] for r in broken] == ["broken"] and "invalid card" in broken[0]["error"]
 
 
+def test_models_page_lists_every_model_and_the_broken_folder_apart(client: httpx.Client, ids: list[str]) -> None:
+    page = client.get("/models", headers={"accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for model_id in ids:
+        assert f'data-model="{model_id}"' in page.text
+    assert "<h2>unreadable</h2>" in page.text and 'class="card broken"' in page.text
+
+
 def test_model_detail_has_card_and_report(client: httpx.Client) -> None:
     body = client.get("/models/tiny-egat").json()
     assert body["card"]["method"] == "egat" and body["card"]["input_size"] == [1, 28, 28]

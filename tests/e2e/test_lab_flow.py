@@ -124,6 +124,13 @@ def test_works_without_javascript(browser, lab_url: str, shots: Path) -> None:
 def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> None:
     page.goto(lab_url + "/models")
     expect(page.locator("article.card").first).to_be_visible()
+    expect(page.locator("h2").first).to_have_text("mnist")  # the lab's dataset first, then the others
+    seed1 = page.locator('article.card[data-model="mnist-small_cnn-pgd_at-s1"]')
+    expect(seed1.locator("code.model-id")).to_have_text("pgd_at-s1")  # seeds share a title; the id tells them apart
+    # a gradient-masking warning that the stronger-attack re-run silenced is shown as explained, not as a failure
+    explained = page.locator('article.card[data-model="mnist-small_cnn-ig_norm_scratch-s0"] .badge')
+    expect(explained).to_have_attribute("data-code", "masking_explained")
+    expect(explained).to_contain_text("silent under stronger attacks")
     page.screenshot(path=str(shots / "models.png"), full_page=True)
     page.locator("article.card h3 a").first.click()
     expect(page.locator("h2").first).to_have_text("Robustness")
