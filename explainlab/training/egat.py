@@ -10,7 +10,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from explainlab.explain.base import normalize_map
-from explainlab.nets import cam_layer
+from explainlab.nets import cam_layer, softplus_relus
 from explainlab.training.base import AdversarialParams, LossParts, TrainingMethod, eval_mode, unwrap
 
 
@@ -105,6 +105,20 @@ class EGAT(TrainingMethod):
         fixed_clean_map: bool = Field(
             False, description="E(x) as a fixed target (no gradient): the term pulls only the adversarial map"
         )
+        map_attack_steps: int = Field(
+            0,
+            ge=0,
+            le=20,
+            description="extra sign steps, on the explained pairs only, that move x_adv to raise D(E(x), E(x_adv)) "
+            "inside the eps-ball: the term then sees map-adversarial points, as RAR's attack makes (0 = CE-PGD points)",
+        )
+        map_surrogate_beta: float | None = Field(
+            10.0,
+            gt=0.0,
+            le=1e4,
+            description="Softplus beta of the surrogate net that directs the explanation-aware steps (a ReLU net's "
+            "saliency map is piecewise constant in x, so its own gradient there is 0); None = the ReLU net",
+        )
         label_kept_only: bool = Field(
             False,
             description="count only the map pairs whose adversarial image keeps its label (RAR's label-preserving "
@@ -113,10 +127,15 @@ class EGAT(TrainingMethod):
 
     params: Params
 
+    def _sign_step(self, x: Tensor, x_adv: Tensor, grad: Tensor) -> Tensor:
+        """One PGD-L-inf ascent step, projected on the eps-ball around the clean x and on [0, 1]."""
+        p = self.params
+        return (x + (x_adv.detach() + p.step_size * grad.sign() - x).clamp(-p.eps, p.eps)).clamp(0, 1)
+
     def _explanation_aware_adversary(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         p = self.params
         model, (explain, _) = unwrap(model), EXPLANATIONS[p.explanation]
-        with eval_mode(model), torch.enable_grad():
+        with eval_mode(model), torch.enable_grad(), softplus_relus(model, p.map_surrogate_beta):
             _, clean_map = explain(model, x, y)
             clean_map = clean_map.detach()
             noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * 2 - 1
@@ -127,7 +146,22 @@ class EGAT(TrainingMethod):
                 dissimilarity = map_distance(clean_map, adv_map, p.distance)
                 objective = F.cross_entropy(logits, y, reduction="sum") + p.adversary_weight * dissimilarity.sum()
                 (grad,) = torch.autograd.grad(objective, x_adv)
-                x_adv = (x + (x_adv.detach() + p.step_size * grad.sign() - x).clamp(-p.eps, p.eps)).clamp(0, 1)
+                x_adv = self._sign_step(x, x_adv, grad)
+        return x_adv.detach()
+
+    def _map_adversarial(self, model: nn.Module, x: Tensor, x_adv: Tensor, y: Tensor) -> Tensor:
+        """x_adv moved by ``map_attack_steps`` sign steps that ascend D(E(x), E(x')) alone (directions from the Softplus
+        surrogate, as RAR's and Ghorbani's attacks take them), projected on the eps-ball around x and [0, 1]: the
+        explanation-aware adversary of methods.md §5.1, run only on the pairs the term explains."""
+        p = self.params
+        model, (explain, _) = unwrap(model), EXPLANATIONS[p.explanation]
+        with eval_mode(model), torch.enable_grad(), softplus_relus(model, p.map_surrogate_beta):
+            clean_map = explain(model, x, y)[1].detach()
+            for _ in range(p.map_attack_steps):
+                x_adv = x_adv.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(map_distance(clean_map, explain(model, x_adv, y)[1], p.distance).sum(),
+                                              x_adv)  # fmt: skip
+                x_adv = self._sign_step(x, x_adv, grad)
         return x_adv.detach()
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor) -> LossParts:
@@ -145,7 +179,8 @@ class EGAT(TrainingMethod):
         n = len(x)
         k = max(1, round(p.explanation_fraction * n))  # the first k pairs are explained (an unbiased subsample)
         explain, part_name = EXPLANATIONS[p.explanation]
-        explained, maps = explain(model, torch.cat([x[:k], x_adv[:k]]), torch.cat([y[:k], y[:k]]))
+        map_adv = self._map_adversarial(model, x[:k], x_adv[:k], y[:k]) if p.map_attack_steps else x_adv[:k]
+        explained, maps = explain(model, torch.cat([x[:k], map_adv]), torch.cat([y[:k], y[:k]]))
         rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
         plain = model(torch.cat(rest)) if k < n else explained[:0]
         adv_logits = torch.cat([explained[k:], plain[: n - k]])

@@ -177,3 +177,39 @@ def test_the_l1_distance_reaches_the_loss(tiny_model: nn.Module) -> None:
     assert method.loss(model, x, y).parts["saliency_dissimilarity"] == pytest.approx(
         float(expected.detach().mean()), rel=1e-5
     )
+
+
+def test_map_attack_steps_raise_the_map_distance_inside_the_ball(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = perturbed(x).clamp(x - 0.1, x + 0.1)
+    method = egat_with_fixed_adversary(model, x_adv, eps=0.1, step_size=0.05, map_attack_steps=3)
+    moved = method._map_adversarial(model, x, x_adv, y)
+    assert not moved.requires_grad
+    assert float((moved - x).abs().max()) <= 0.1 + 1e-6
+    assert float(moved.min()) >= 0.0 and float(moved.max()) <= 1.0
+    _, clean_maps = saliency_with_logits(model, x, y)
+    before = map_distance(clean_maps, saliency_with_logits(model, x_adv, y)[1]).detach()
+    after = map_distance(clean_maps, saliency_with_logits(model, moved, y)[1]).detach()
+    assert float(after.mean()) > float(before.mean())  # sign ascent on D moves the maps apart
+    # without the Softplus surrogate there is no direction: a ReLU net's saliency map is piecewise constant in x
+    method.params = method.params.model_copy(update={"map_surrogate_beta": None})
+    torch.testing.assert_close(method._map_adversarial(model, x, x_adv, y), x_adv)
+
+
+def test_map_attack_steps_feed_the_term_on_the_explained_pairs_only(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(8)
+    x_adv = perturbed(x)
+    method = egat_with_fixed_adversary(model, x_adv, explanation_weight=1.0, explanation_fraction=0.5)
+    plain = method.loss(model, x, y).parts
+    method.params = method.params.model_copy(update={"map_attack_steps": 2})
+    moved = method._map_adversarial(model, x[:4], x_adv[:4], y[:4])
+    parts = method.loss(model, x, y).parts
+    _, clean_maps = saliency_with_logits(model, x[:4], y[:4])
+    adv_logits, adv_maps = saliency_with_logits(model, moved, y[:4])
+    assert parts["saliency_dissimilarity"] == pytest.approx(float(map_distance(clean_maps, adv_maps).mean()), rel=1e-5)
+    assert parts["saliency_dissimilarity"] > plain["saliency_dissimilarity"]
+    rest = model(x_adv[4:])  # the other half keeps its CE-PGD points
+    expected_ce = F.cross_entropy(torch.cat([adv_logits, rest]), y)
+    assert parts["adv_ce"] == pytest.approx(float(expected_ce), rel=1e-5)
