@@ -132,37 +132,38 @@ class EGAT(TrainingMethod):
         p = self.params
         return (x + (x_adv.detach() + p.step_size * grad.sign() - x).clamp(-p.eps, p.eps)).clamp(0, 1)
 
-    def _explanation_aware_adversary(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    def _ascend(
+        self, model: nn.Module, x: Tensor, start: Tensor, y: Tensor, steps: int, ce_weight: float, map_weight: float
+    ) -> Tensor:
+        """``steps`` sign steps from ``start`` that ascend ce_weight * CE(f(x'), y) + map_weight * D(E(x), E(x')),
+        directions from the Softplus surrogate, each projected on the eps-ball around x and on [0, 1]."""
         p = self.params
         model, (explain, _) = unwrap(model), EXPLANATIONS[p.explanation]
+        x_adv = start
         with eval_mode(model), torch.enable_grad(), softplus_relus(model, p.map_surrogate_beta):
-            _, clean_map = explain(model, x, y)
-            clean_map = clean_map.detach()
-            noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * 2 - 1
-            x_adv = (x + p.eps * noise).clamp(0, 1)
-            for _ in range(p.steps):
-                x_adv.requires_grad_(True)
+            clean_map = explain(model, x, y)[1].detach()
+            for _ in range(steps):
+                x_adv = x_adv.detach().requires_grad_(True)
                 logits, adv_map = explain(model, x_adv, y)
-                dissimilarity = map_distance(clean_map, adv_map, p.distance)
-                objective = F.cross_entropy(logits, y, reduction="sum") + p.adversary_weight * dissimilarity.sum()
+                objective = map_weight * map_distance(clean_map, adv_map, p.distance).sum()
+                if ce_weight:
+                    objective = ce_weight * F.cross_entropy(logits, y, reduction="sum") + objective
                 (grad,) = torch.autograd.grad(objective, x_adv)
                 x_adv = self._sign_step(x, x_adv, grad)
         return x_adv.detach()
 
+    def _explanation_aware_adversary(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        """PGD from a uniform random start on CE + mu * D: the explanation-guided attack of methods.md §5.1."""
+        p = self.params
+        noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) * 2 - 1
+        start = (x + p.eps * noise).clamp(0, 1)
+        return self._ascend(model, x, start, y, p.steps, ce_weight=1.0, map_weight=p.adversary_weight)
+
     def _map_adversarial(self, model: nn.Module, x: Tensor, x_adv: Tensor, y: Tensor) -> Tensor:
         """x_adv moved by ``map_attack_steps`` sign steps that ascend D(E(x), E(x')) alone (directions from the Softplus
-        surrogate, as RAR's and Ghorbani's attacks take them), projected on the eps-ball around x and [0, 1]: the
-        explanation-aware adversary of methods.md §5.1, run only on the pairs the term explains."""
-        p = self.params
-        model, (explain, _) = unwrap(model), EXPLANATIONS[p.explanation]
-        with eval_mode(model), torch.enable_grad(), softplus_relus(model, p.map_surrogate_beta):
-            clean_map = explain(model, x, y)[1].detach()
-            for _ in range(p.map_attack_steps):
-                x_adv = x_adv.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(map_distance(clean_map, explain(model, x_adv, y)[1], p.distance).sum(),
-                                              x_adv)  # fmt: skip
-                x_adv = self._sign_step(x, x_adv, grad)
-        return x_adv.detach()
+        surrogate, as RAR's and Ghorbani's attacks take them): the explanation-aware adversary of methods.md §5.1, run
+        only on the pairs the term explains."""
+        return self._ascend(model, x, x_adv, y, self.params.map_attack_steps, ce_weight=0.0, map_weight=1.0)
 
     def loss(self, model: nn.Module, x: Tensor, y: Tensor) -> LossParts:
         p = self.params

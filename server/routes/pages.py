@@ -39,15 +39,13 @@ def lab_context(request: Request, form: dict[str, Any] | None = None, record: di
     lab = _lab(request)
     rows = [r for r in lab.zoo.rows() if not r.get("error")]
     form = dict(form or {})
-    dataset = form.get("dataset") or (rows[0]["dataset"] if rows else "mnist")
-    if any(r["dataset"] == "mnist" for r in rows) and "dataset" not in form:
-        dataset = "mnist"
+    dataset = form.get("dataset") or _home_dataset(rows)
     selected = form.get("models") or lab.zoo.defaults(dataset)
     method = form.get("method") or DEFAULT_METHOD
     attack = form.get("attack") or DEFAULT_ATTACK
     eps_default = max([r["threat_model"]["eps"] for r in rows if r["id"] in selected] or [0.3])
     attack_values = {"eps": eps_default, **(form.get("attack_params") or {})}
-    datasets = _model_picker(rows, lab.zoo.representatives(), dataset)
+    datasets = _models_by_dataset(rows, lab.zoo.representatives(), dataset)
     gallery: dict[str, list[dict]] = {}
     for item in lab.gallery.items():
         gallery.setdefault(item["dataset"], []).append({**item, "url": lab.gallery.url(item)})
@@ -77,7 +75,14 @@ def lab_context(request: Request, form: dict[str, Any] | None = None, record: di
     }
 
 
-def _model_picker(rows: list[dict], representatives: dict[tuple[str, str], str], first: str) -> dict[str, dict]:
+def _home_dataset(rows: list[dict]) -> str:
+    """The dataset the lab opens on: MNIST when the zoo has it, else the first model's."""
+    if any(r["dataset"] == "mnist" for r in rows) or not rows:
+        return "mnist"
+    return rows[0]["dataset"]
+
+
+def _models_by_dataset(rows: list[dict], representatives: dict[tuple[str, str], str], first: str) -> dict[str, dict]:
     """dataset -> {"main": one model per method, "variants": the rest (seeds, sweeps, longer runs, controls)}, the
     lab's dataset first; each row gains ``short_name``, its id without the dataset-net prefix and a seed-0 suffix."""
     datasets: dict[str, dict[str, list[dict]]] = {first: {"main": [], "variants": []}}
@@ -188,8 +193,7 @@ def models_page(request: Request) -> HTMLResponse:
     lab = _lab(request)
     rows = lab.zoo.rows()
     good = [r for r in rows if not r.get("error")]
-    first = "mnist" if any(r["dataset"] == "mnist" for r in good) else (good[0]["dataset"] if good else "mnist")
-    groups = _model_picker(good, lab.zoo.representatives(), first)
+    groups = _models_by_dataset(good, lab.zoo.representatives(), _home_dataset(good))
     return _page(request, "models.html", {"datasets": groups, "broken": [r for r in rows if r.get("error")]})
 
 
