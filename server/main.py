@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from explainlab.provenance import resolve_device
 from explainlab.runtime import configure_runtime
+from explainlab.zoo.listing import short_id
 from server import errors
 from server.errors import ApiError
 from server.routes import api, pages
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_runtime(settings.threads)
     lab = Lab(settings, resolve_device(settings.device))
     templates = Jinja2Templates(directory=str(settings.templates_dir))
+    templates.env.filters["short_id"] = short_id
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

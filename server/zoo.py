@@ -12,7 +12,7 @@ import torch
 
 from explainlab.nets import Normalized
 from explainlab.zoo.card import ModelCard
-from explainlab.zoo.listing import list_models
+from explainlab.zoo.listing import list_models, representatives
 from explainlab.zoo.store import load_model, read_card
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,99}$")
@@ -63,13 +63,8 @@ class Zoo:
         raise UnknownModelError(model_id, self.ids(), field)
 
     def representatives(self) -> dict[tuple[str, str], str]:
-        """(dataset, method) -> the model that stands for the method: trained from scratch before a fine-tune (e.g. a
-        control run), then the first id (seed 0 before seed 1, the base recipe before its sweeps)."""
-        picked: dict[tuple[str, str], str] = {}
-        rows = [r for r in self.rows() if not r.get("error")]
-        for row in sorted(rows, key=lambda r: (bool(r.get("init_from")), r["id"])):
-            picked.setdefault((row["dataset"], row["method"]), row["id"])
-        return picked
+        """(dataset, method) -> the model that stands for the method (``explainlab.zoo.listing.representatives``)."""
+        return representatives(self.rows())
 
     def defaults(self, dataset: str = "mnist") -> list[str]:
         """natural vs pgd_at vs egat of a dataset, one model each (``representatives``); where one is missing, the

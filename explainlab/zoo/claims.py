@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from explainlab.eval.per_example import paired_difference, scored
-from explainlab.zoo.listing import default_models_dir, headline, per_example
+from explainlab.zoo.listing import default_models_dir, headline, list_models, per_example, representatives, short_id
 from explainlab.zoo.store import CARD, REPORT
 
 EPS02_REPORT = "report_eps0.2.json"
@@ -226,13 +226,15 @@ class Side:
         """``pgd_at``, ``pgd_at-s1``, or ``pgd_at (mean of s0, s1)``."""
         if len(self.seeds) > 1:
             return f"{self.method} (mean of {', '.join(f's{seed}' for seed in self.seeds)})"
-        return short_label(self.ids[0])
+        return short_id(self.ids[0])
 
 
 def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Every claim with at least one of its two models stored: the numbers, difference, SE and verdict (JSON-ready);
-    a claim whose other model is not trained yet stays listed as "not trained" (``missing`` names it)."""
+    a claim whose other model is not trained yet stays listed as "not trained" (``missing`` names it). ``main``: both
+    sides are their methods' representatives (``listing.representatives``), not seeds, sweeps or controls."""
     root = Path(models_dir) if models_dir is not None else default_models_dir()
+    main_models = set(representatives(list_models(root)).values())
     read = functools.cache(_read_json)  # each file once per call, however many claims use it
     rows = []
     for prefix, claims in CLAIMS.items():
@@ -242,11 +244,13 @@ def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
             if len(missing) == sum(len(side.ids) for side in sides):
                 continue  # the zoo holds neither side of this comparison
             a, b = (seed_mean([measure(root, i, claim.metric, read) for i in side.ids]) for side in sides)
-            row: dict[str, Any] = {"claim": claim.text, "source": claim.source, "paper": claim.paper,
+            row: dict[str, Any] = {"dataset": prefix.split("-", 1)[0],
+                                   "claim": claim.text, "source": claim.source, "paper": claim.paper,
                                    "metric": claim.metric, "better": sides[0].name, "worse": sides[1].name,
                                    "margin": claim.margin, "labels": [side.label for side in sides],
                                    "models": [side.ids for side in sides], "a": a, "b": b,
-                                   "missing": missing}  # fmt: skip
+                                   "missing": missing,
+                                   "main": all(i in main_models for side in sides for i in side.ids)}  # fmt: skip
             if missing:
                 row.update(difference=None, se=None, paired_n=None, verdict="not trained")
             elif a is None or b is None:
@@ -281,13 +285,6 @@ def seed_mean(entries: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     return {"value": sum(values) / len(values), "n": min(ns) if all(ns) else None,
             "std": None if None in stds else sum(stds) / len(stds), "per_example": per_image,
             "seeds": values}  # fmt: skip
-
-
-def short_label(model_id: str) -> str:
-    """``mnist-small_cnn-egat-s0`` -> ``egat``; another seed keeps its suffix (``pgd_at-s1``)."""
-    stem, _, seed = model_id.rpartition("-")
-    method = stem.rsplit("-", 1)[-1]
-    return method if seed == "s0" else f"{method}-{seed}"
 
 
 def format_number(value: float, *, pct: bool, signed: bool = False) -> str:

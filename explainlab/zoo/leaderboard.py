@@ -57,6 +57,17 @@ CLAIMS_LEGEND = (
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
 
+VARIANTS_LEGEND = (
+    "The table above has one model per method: the one trained from scratch (not a fine-tune), and among those the "
+    "first id (seed 0, the base recipe). The rest, ranked the same way: other seeds, weight sweeps, longer runs and "
+    "control runs."
+)
+
+MORE_CLAIMS_LEGEND = (
+    "The table above compares the methods' main models (each dataset's first table at the top). These rows check "
+    "the same claims on the variants: other seeds and their mean, weight sweeps, longer schedules, fine-tunes and "
+    "controls."
+)
 
 SEED_LEGEND = (
     "Models trained from one config with different seeds (ids `<recipe>-s<seed>`): each cell lists the seeds' "
@@ -175,6 +186,12 @@ def _sort_key(row: dict[str, Any]) -> tuple:
     )
 
 
+def dataset_rank(name: str) -> tuple[int, str]:
+    """The datasets in the order the registry lists them (MNIST first, the lab's home), unknown names last."""
+    order = list(DATASETS)
+    return (order.index(name) if name in order else len(order), name)
+
+
 def _dataset_title(name: str) -> str:
     try:
         return DATASETS[canonical_name(name)].title
@@ -216,26 +233,43 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
     ]
     if not rows:
         lines += ["No stored models yet.", ""]
-    header = ["model", "method", *[c[1] for c in COLUMNS], "train time", "notes"]
-    for dataset in sorted(by_dataset):
+    for dataset in sorted(by_dataset, key=dataset_rank):
         group = sorted(by_dataset[dataset], key=_sort_key)
         mixed_threads = mixes_thread_counts(group)
-        lines += [_heading(dataset, group), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for row in group:
-            head = row.get("headline") or {}
-            cells = [f"`{row['id']}`", row.get("method", "—")]
-            cells += [_cell(head.get(key), fmt) for key, _, fmt in COLUMNS]
-            duration = format_duration(row.get("train_seconds"))
-            if row.get("init_from"):  # a fine-tune: its own time, on top of its base model's
-                duration += f" + `{row['init_from']}`"
-            cells += [duration, _notes(row, mixed_threads)]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        lines.append("")
+        variants = [row for row in group if row.get("representative") is False]
+        lines += [_heading(dataset, group), "", *_model_table([r for r in group if r not in variants], mixed_threads)]
+        if variants:
+            lines += [f"### {_dataset_title(dataset)}: variants", "", VARIANTS_LEGEND, ""]
+            lines += _model_table(variants, mixed_threads)
     lines += render_seed_spread([row for row in rows if not row.get("error")])
     claims = check_claims(root)
     if claims:
-        lines += ["## The papers' claims, checked", "", CLAIMS_LEGEND, "", *render_claims(claims), ""]
+        lines += ["## The papers' claims, checked", "", CLAIMS_LEGEND, ""]
+        for dataset in dict.fromkeys(c["dataset"] for c in claims):
+            title = _dataset_title(dataset)
+            main_claims = [c for c in claims if c["dataset"] == dataset and c["main"]]
+            more = [c for c in claims if c["dataset"] == dataset and not c["main"]]
+            lines += [f"### {title}", ""] + ([*render_claims(main_claims), ""] if main_claims else [])
+            if more:
+                lines += [f"#### {title}: more comparisons (seeds, sweeps, longer runs, fine-tunes)", ""]
+                lines += [MORE_CLAIMS_LEGEND, "", *render_claims(more), ""]
     return "\n".join(lines)
+
+
+def _model_table(rows: list[dict[str, Any]], mixed_threads: bool) -> list[str]:
+    """One markdown table of stored models, one row each with its headline numbers, train time and notes."""
+    header = ["model", "method", *[c[1] for c in COLUMNS], "train time", "notes"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        head = row.get("headline") or {}
+        cells = [f"`{row['id']}`", row.get("method", "—")]
+        cells += [_cell(head.get(key), fmt) for key, _, fmt in COLUMNS]
+        duration = format_duration(row.get("train_seconds"))
+        if row.get("init_from"):  # a fine-tune: its own time, on top of its base model's
+            duration += f" + `{row['init_from']}`"
+        cells += [duration, _notes(row, mixed_threads)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return [*lines, ""]
 
 
 def write_leaderboard(models_dir: str | Path | None = None, path: str | Path | None = None) -> Path:

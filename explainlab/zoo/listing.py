@@ -132,8 +132,27 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
     }
 
 
+def short_id(model_id: str) -> str:
+    """``mnist-small_cnn-egat_saliency_l0.2-s0`` -> ``egat_saliency_l0.2``: the id without its dataset and net, and
+    without the seed where it is 0 (``pgd_at-s1`` keeps it)."""
+    stem, _, seed = model_id.rpartition("-")
+    recipe = stem.rsplit("-", 1)[-1]
+    return recipe if seed == "s0" else f"{recipe}-{seed}"
+
+
+def representatives(rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(dataset, method) -> the model that stands for the method in the zoo's main tables and the lab's default
+    comparison: trained from scratch before a fine-tune (e.g. a control run), then the first id (seed 0 before seed 1,
+    the base recipe before its sweeps). The other models of a method are its variants."""
+    picked: dict[tuple[str, str], str] = {}
+    for row in sorted((r for r in rows if not r.get("error")), key=lambda r: (bool(r.get("init_from")), r["id"])):
+        picked.setdefault((row["dataset"], row["method"]), row["id"])
+    return picked
+
+
 def list_models(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every stored model under ``models_dir`` (sorted by id); a folder with a broken card lists with its error."""
+    """Every stored model under ``models_dir`` (sorted by id), each marked ``representative`` of its method or not
+    and with its ``short_id``; a folder with a broken card lists with its error."""
     root = Path(models_dir) if models_dir is not None else default_models_dir()
     if not root.is_dir():
         return []
@@ -143,6 +162,10 @@ def list_models(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
             rows.append(describe_model(directory))
         except CheckpointError as error:
             rows.append({"id": directory.name, "path": str(directory), "error": str(error)})
+    chosen = set(representatives(rows).values())
+    for row in rows:
+        if not row.get("error"):
+            row.update(short_id=short_id(row["id"]), representative=row["id"] in chosen)
     return rows
 
 

@@ -45,7 +45,7 @@ def lab_context(request: Request, form: dict[str, Any] | None = None, record: di
     attack = form.get("attack") or DEFAULT_ATTACK
     eps_default = max([r["threat_model"]["eps"] for r in rows if r["id"] in selected] or [0.3])
     attack_values = {"eps": eps_default, **(form.get("attack_params") or {})}
-    datasets = _models_by_dataset(rows, lab.zoo.representatives(), dataset)
+    datasets = _models_by_dataset(rows, dataset)
     gallery: dict[str, list[dict]] = {}
     for item in lab.gallery.items():
         gallery.setdefault(item["dataset"], []).append({**item, "url": lab.gallery.url(item)})
@@ -82,15 +82,14 @@ def _home_dataset(rows: list[dict]) -> str:
     return rows[0]["dataset"]
 
 
-def _models_by_dataset(rows: list[dict], representatives: dict[tuple[str, str], str], first: str) -> dict[str, dict]:
-    """dataset -> {"main": one model per method, "variants": the rest (seeds, sweeps, longer runs, controls)}, the
-    lab's dataset first; each row gains ``short_name``, its id without the dataset-net prefix and a seed-0 suffix."""
+def _models_by_dataset(rows: list[dict], first: str) -> dict[str, dict]:
+    """dataset -> {"main": one model per method (its representative), "variants": the rest (seeds, sweeps, longer
+    runs, controls)}, the lab's dataset first, each part in method order."""
     datasets: dict[str, dict[str, list[dict]]] = {first: {"main": [], "variants": []}}
     for row in sorted(rows, key=_method_rank):
-        name = row["id"].removeprefix(f"{row['dataset']}-{row['net']}-").removesuffix("-s0")
-        group = "main" if representatives.get((row["dataset"], row["method"])) == row["id"] else "variants"
-        datasets.setdefault(row["dataset"], {"main": [], "variants": []})[group].append({**row, "short_name": name})
-    return {ds: groups for ds, groups in datasets.items() if groups["main"] or groups["variants"]}
+        part = "main" if row["representative"] else "variants"
+        datasets.setdefault(row["dataset"], {"main": [], "variants": []})[part].append(row)
+    return {ds: parts for ds, parts in datasets.items() if parts["main"] or parts["variants"]}
 
 
 def _method_rank(row: dict[str, Any]) -> tuple[int, str]:
@@ -193,7 +192,7 @@ def models_page(request: Request) -> HTMLResponse:
     lab = _lab(request)
     rows = lab.zoo.rows()
     good = [r for r in rows if not r.get("error")]
-    groups = _models_by_dataset(good, lab.zoo.representatives(), _home_dataset(good))
+    groups = _models_by_dataset(good, _home_dataset(good))
     return _page(request, "models.html", {"datasets": groups, "broken": [r for r in rows if r.get("error")]})
 
 
@@ -210,16 +209,17 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
 @router.get("/leaderboard", response_class=HTMLResponse)
 async def leaderboard(request: Request) -> HTMLResponse:
     rows = [r for r in _lab(request).zoo.rows() if not r.get("error")]
-    by_dataset: dict[str, list[dict]] = {}
-    for row in sorted(rows, key=_method_rank):
-        by_dataset.setdefault(row["dataset"], []).append(row)
-    claims = check_claims(_lab(request).zoo.root)
+    datasets = _models_by_dataset(rows, _home_dataset(rows))
+    claims: dict[str, dict[str, list[dict]]] = {}
+    for claim in check_claims(_lab(request).zoo.root):
+        parts = claims.setdefault(claim["dataset"], {"main": [], "more": []})
+        parts["main" if claim["main"] else "more"].append(claim)
     return _page(
         request,
         "leaderboard.html",
         {
-            "datasets": by_dataset,
-            "mixed_threads": {ds: mixes_thread_counts(group) for ds, group in by_dataset.items()},
+            "datasets": datasets,
+            "mixed_threads": {ds: mixes_thread_counts(p["main"] + p["variants"]) for ds, p in datasets.items()},
             "claims": claims,
             "pct_metrics": PCT_METRICS,
             "metric_titles": METRIC_TITLES,

@@ -18,6 +18,16 @@ def test_models_lists_the_zoo_and_the_broken_folder(client: httpx.Client, ids: l
     assert [r["id"] for r in rows if not r.get("error")] == sorted(ids)
     broken = [r for r in rows if r.get("error")]
     assert [r["id"] for r in broken] == ["broken"] and "invalid card" in broken[0]["error"]
+    # three methods, one model each: every one stands for its method (a script can pick the main models by it)
+    assert all(r["representative"] and r["short_id"] == r["id"] for r in rows if not r.get("error"))
+
+
+def test_leaderboard_page_has_one_table_per_dataset_and_no_empty_fold(client: httpx.Client, ids: list[str]) -> None:
+    page = client.get("/leaderboard")
+    assert page.status_code == 200 and page.text.count("<h2>mnist</h2>") == 1
+    for model_id in ids:
+        assert f'data-model="{model_id}"' in page.text
+    assert "board-variants" not in page.text  # no seeds or sweeps in this zoo: nothing to fold
 
 
 def test_models_page_lists_every_model_and_the_broken_folder_apart(client: httpx.Client, ids: list[str]) -> None:

@@ -9,18 +9,22 @@ from pathlib import Path
 import pytest
 
 from explainlab.cli import main
-from explainlab.zoo.claims import check_claims, render_claims, short_label, standard_error, verdict
+from explainlab.zoo.claims import check_claims, render_claims, standard_error, verdict
 from explainlab.zoo.leaderboard import render_leaderboard
+from explainlab.zoo.listing import short_id
+from tests.unit.zoo.conftest import card
 
 PREFIX = "mnist-small_cnn"
 
 
-def stored(root: Path, method: str, report: dict | None = None, seed: int = 0, **files: dict) -> str:
-    """A model folder with a card and the given JSON files (the claims read nothing else)."""
+def stored(root: Path, method: str, report: dict | None = None, seed: int = 0, trained_as: str | None = None,
+           **files: dict) -> str:  # fmt: skip
+    """A model folder with a card and the given JSON files (the claims read nothing else); the card is an empty
+    stand-in unless ``trained_as`` names the registry method the card records."""
     model_id = f"{PREFIX}-{method}-s{seed}"
     folder = root / model_id
     folder.mkdir(parents=True)
-    (folder / "card.json").write_text("{}")
+    (folder / "card.json").write_text(card(model_id, method=trained_as).model_dump_json() if trained_as else "{}")
     for name, data in {"report.json": report, **files}.items():
         if data is not None:
             (folder / name).write_text(json.dumps(data))
@@ -92,8 +96,8 @@ def test_a_second_seed_is_compared_to_the_baselines_same_seed(tmp_path: Path) ->
     topk = next(r for r in rows if r["metric"] == "topk_intersection")
     assert topk["difference"] == pytest.approx(0.04) and topk["verdict"] == "holds, within noise"
     assert any("| `egat_saliency_l0.2-s1` 74.0 | `pgd_at-s1` 70.0 |" in line for line in render_claims(rows))
-    assert short_label("cifar10-resnet20-pgd_at-s0") == "pgd_at"
-    assert short_label("mnist-small_cnn-pgd_at-s1") == "pgd_at-s1"
+    assert short_id("cifar10-resnet20-pgd_at-s0") == "pgd_at"
+    assert short_id("mnist-small_cnn-pgd_at-s1") == "pgd_at-s1"
 
 
 def test_the_mean_over_seeds_is_per_image_and_paired(tmp_path: Path) -> None:
@@ -207,6 +211,21 @@ def test_cli_and_leaderboard_section(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert "| `pgd_at` 70.0 | `natural` 50.0 | +20.0 ± 1.4 |" in text and "**holds**" in text
     assert "## The papers' claims, checked" in render_leaderboard(tmp_path)
+
+
+def test_claims_between_main_models_come_first(tmp_path: Path) -> None:
+    """A claim is ``main`` when both sides are their methods' representatives: not a seed, sweep or fine-tune."""
+    for name, method, seed in [("pgd_at", "pgd_at", 0), ("pgd_at", "pgd_at", 1), ("natural", "natural", 0),
+                               ("egat", "egat", 0), ("egat_saliency_l0.2", "egat", 0)]:  # fmt: skip
+        stored(tmp_path, name, rep(topk=0.7, worst=0.8), seed=seed, trained_as=method)
+    rows = check_claims(tmp_path)
+    assert by_pair(rows, "pgd_at", "natural", "topk_intersection")["main"]
+    assert by_pair(rows, "egat", "pgd_at", "worst")["main"] and rows[0]["dataset"] == "mnist"
+    assert not by_pair(rows, "egat_saliency_l0.2", "pgd_at", "worst")["main"]  # a sweep of egat
+    text = render_leaderboard(tmp_path)
+    main_part, more = text.split("## The papers' claims, checked")[1].split("#### MNIST: more comparisons")
+    assert "| `egat` 80.0 | `pgd_at` 80.0 |" in main_part and "`egat_saliency_l0.2`" not in main_part
+    assert "| `egat_saliency_l0.2` 80.0 | `pgd_at` 80.0 |" in more
 
 
 def test_the_mean_over_seeds_without_per_image_results_keeps_one_seeds_error(tmp_path: Path) -> None:

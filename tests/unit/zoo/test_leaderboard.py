@@ -9,7 +9,7 @@ import pytest
 
 from explainlab.cli import main
 from explainlab.nets import build_model
-from explainlab.zoo import render_leaderboard, save_model, write_leaderboard
+from explainlab.zoo import list_models, render_leaderboard, save_model, write_leaderboard
 from explainlab.zoo.leaderboard import format_duration
 from tests.unit.zoo.conftest import card as make_card
 from tests.unit.zoo.conftest import report
@@ -33,6 +33,25 @@ def test_markdown_tables(zoo: SimpleNamespace) -> None:
         assert column in header
     assert "no report" in text.split("## CIFAR-10")[1]
     assert "unreadable card" in text
+
+
+def test_variants_follow_the_main_table(zoo: SimpleNamespace) -> None:
+    """One model per method in the main table (from scratch before a fine-tune, then the first id); the others
+    (seeds, sweeps, fine-tunes) in a variants table under it; MNIST, the lab's home, before CIFAR-10."""
+    for model_id, init_from in (("mnist-z-s1", None), ("mnist-0-ft", "models/mnist-a")):
+        c = make_card(model_id).model_copy(update={"train_config": {"init_from": init_from} if init_from else {}})
+        save_model(zoo.models / model_id, build_model("small_cnn", c.mean, c.std, **c.net_params, num_classes=10), c)
+    text = render_leaderboard(zoo.models)
+    assert text.index("## MNIST") < text.index("## CIFAR-10")
+    main_part, variants = text.split("\n## MNIST")[1].split("\n## CIFAR-10")[0].split("### MNIST: variants")
+
+    def ids(part: str) -> list[str]:
+        return [line.split("`")[1] for line in part.splitlines() if line.startswith("| `")]
+
+    assert ids(main_part) == ["mnist-a", "mnist-b"] and sorted(ids(variants)) == ["mnist-0-ft", "mnist-z-s1"]
+    rows = {row["id"]: row for row in list_models(zoo.models)}
+    assert rows["mnist-a"]["representative"] and not rows["mnist-0-ft"]["representative"]
+    assert rows["mnist-z-s1"]["short_id"] == "z-s1" and "representative" not in rows["broken"]
 
 
 def test_write_leaderboard(zoo: SimpleNamespace) -> None:
