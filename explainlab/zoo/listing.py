@@ -82,6 +82,21 @@ def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def eps_curve(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Robust accuracy against the attack budget, from the report's ε-sweep check (gradient-masking checks,
+    docs/checks.md): ``{"eps": [...], "accuracy": [...], "n", "steps"}``, ε = 0 being clean accuracy on the same images;
+    PGD with one random restart at each budget, so an upper bound a little above the headline's strong attacks."""
+    details = _dig(report, ("checks", "eps_not_monotone", "details"))
+    if not isinstance(details, dict) or len(details.get("eps") or []) != len(details.get("robust_accuracy") or []):
+        return None
+    return {
+        "eps": [float(e) for e in details["eps"]],
+        "accuracy": [float(a) for a in details["robust_accuracy"]],
+        "n": _dig(report, ("checks", "eps_not_monotone", "n_eval")),
+        "steps": _dig(report, ("evaluation", "settings", "checks", "sweep_steps")),
+    }
+
+
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget
 
 
@@ -127,6 +142,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "has_report": report is not None,
         "evaluated": _dig(report, ("evaluation", "created")),
         "headline": headline(report),
+        "eps_curve": eps_curve(report),
         "strong_attacks": strong_attacks(directory),
         **report_notes(report),
     }

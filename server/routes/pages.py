@@ -17,6 +17,7 @@ from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
 from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts, seed_spread
 from explainlab.zoo.store import read_report
+from server.charts import robustness_chart
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
 from server.schemas import AttackRequest, ExplainRequest
@@ -193,16 +194,34 @@ def models_page(request: Request) -> HTMLResponse:
     rows = lab.zoo.rows()
     good = [r for r in rows if not r.get("error")]
     groups = _models_by_dataset(good, _home_dataset(good))
-    return _page(request, "models.html", {"datasets": groups, "broken": [r for r in rows if r.get("error")]})
+    charts = {
+        ds: robustness_chart(parts["main"], title=f"{ds}: robust accuracy against ε, one model per method", colour=_hue)
+        for ds, parts in groups.items()
+    }
+    broken = [r for r in rows if r.get("error")]
+    return _page(request, "models.html", {"datasets": groups, "charts": charts, "broken": broken})
+
+
+def _hue(row: dict[str, Any]) -> int:
+    """A method's colour in the robustness charts: its place in the comparison order, the same on every page."""
+    return _method_rank(row)[0]
 
 
 def model_page(request: Request, model_id: str) -> HTMLResponse:
     lab = _lab(request)
     row = lab.zoo.row(model_id)
+    chosen = lab.zoo.representatives()
+    references = [chosen.get((row["dataset"], m)) for m in ("natural", "pgd_at", row["method"])]
+    shown = [r for r in lab.zoo.rows() if r["id"] == model_id or r["id"] in references]
+    chart = robustness_chart(
+        sorted(shown, key=_method_rank), emphasis=model_id, colour=_hue,
+        title=f"Robust accuracy against ε: {row['short_id']} (bold) and the {row['dataset']} zoo's main models "
+        f"of natural training, PGD-AT and {row['method']}",
+    )  # fmt: skip
     return _page(
         request,
         "model.html",
-        {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"])},
+        {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"]), "chart": chart},
     )
 
 

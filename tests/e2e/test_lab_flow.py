@@ -131,9 +131,21 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     explained = page.locator('article.card[data-model="mnist-small_cnn-ig_norm_scratch-s0"] .badge')
     expect(explained).to_have_attribute("data-code", "masking_explained")
     expect(explained).to_contain_text("silent under stronger attacks")
+    # the robustness curves from the shipped reports' eps sweeps: one line per main model, five budgets on the axis
+    # (0, eps/4, eps/2, eps, 2 eps; the full box is a note), each point's number on hover
+    curves = page.locator('figure[data-chart="robustness"]').first
+    pgd_at = curves.locator('g.series[data-model="mnist-small_cnn-pgd_at-s0"]')
+    expect(pgd_at.locator("circle")).to_have_count(5)
+    expect(pgd_at.locator("circle title").nth(3)).to_have_text("pgd_at: ε 0.3 → 92.5 %")
+    expect(curves.locator('g.series[data-model="mnist-small_cnn-pgd_at-s1"]')).to_have_count(0)  # a variant
+    expect(curves.locator(".chart-legend li")).to_have_count(10)
     page.screenshot(path=str(shots / "models.png"), full_page=True)
     page.locator("article.card h3 a").first.click()
     expect(page.locator("h2").first).to_have_text("Robustness")
+    # a model's own page draws it bold against the dataset's main natural and PGD-AT models
+    page.goto(lab_url + "/models/mnist-small_cnn-egat_saliency_l0.2-s1")
+    expect(page.locator("g.series.emphasis")).to_have_attribute("data-model", "mnist-small_cnn-egat_saliency_l0.2-s1")
+    expect(page.locator("figure .chart-legend li")).to_have_count(4)  # natural, pgd_at, egat (its method), itself
     page.goto(lab_url + "/leaderboard")
     expect(page.locator("table.board").first).to_be_visible()
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)  # the README tour's, folds closed

@@ -1,0 +1,51 @@
+"""Robustness curves: points placed on the plot by ε and accuracy, the full-box budget kept off the axis as a note."""
+
+from __future__ import annotations
+
+import pytest
+
+from explainlab.zoo.listing import eps_curve
+from server import charts
+from server.charts import eps_label, robustness_chart
+
+
+def row(model_id: str, accuracy: list[float], eps: tuple[float, ...] = (0.0, 0.15, 0.3, 0.6, 1.0)) -> dict:
+    return {"id": f"mnist-small_cnn-{model_id}-s0", "short_id": model_id, "eval_eps": 0.3,
+            "eps_curve": {"eps": list(eps), "accuracy": accuracy, "n": 200, "steps": 20}}  # fmt: skip
+
+
+def test_points_sit_where_their_numbers_say() -> None:
+    chart = robustness_chart([row("pgd_at", [1.0, 0.95, 0.9, 0.0, 0.0]), row("natural", [1.0, 0.1, 0.0, 0.0, 0.0])])
+    x0, y0, x1, y1 = charts.LEFT, charts.TOP, charts.WIDTH - charts.RIGHT, charts.HEIGHT - charts.BOTTOM
+    assert chart is not None and [line.label for line in chart.lines] == ["pgd_at", "natural"]
+    points = chart.lines[0].points
+    assert len(points) == 4  # eps = 1 (the full box) is off the axis, which ends at the largest other budget (0.6)
+    assert points[0][:2] == (x0, y0) and points[-1][:2] == (x1, y1)  # (0, 100 %) top left, (0.6, 0 %) bottom right
+    assert points[2][0] == pytest.approx(x0 + (x1 - x0) / 2, abs=0.1)  # eps 0.3 halfway along 0..0.6
+    assert points[2][1] == pytest.approx(y1 - 0.9 * (y1 - y0), abs=0.1) and "ε 0.3 → 90.0 %" in points[2][2]
+    assert chart.lines[0].path.startswith(f"M{x0:.1f},{y0:.1f} L") and chart.lines[0].path.count("L") == 3
+    assert chart.marker is not None and chart.marker[1] == "ε = 0.3"
+    assert [label for _, label in chart.x_ticks] == ["0", "0.15", "0.3", "0.6"]
+    assert "PGD-20" in chart.note and "200 of the evaluated" in chart.note and "every model is at 0 %" in chart.note
+
+
+def test_colour_and_emphasis_and_no_curve() -> None:
+    rows = [row("a", [1.0, 0.5, 0.2, 0.1, 0.05]), {"id": "no-report", "eps_curve": None}]
+    chart = robustness_chart(rows, emphasis=rows[0]["id"], colour=lambda r: 13)
+    assert chart is not None and len(chart.lines) == 1 and chart.lines[0].emphasis and chart.lines[0].colour == 3
+    assert "at most 5.0 %" in chart.note
+    assert robustness_chart([{"id": "no-report", "eps_curve": None}]) is None
+
+
+def test_cifar_budgets_read_in_255ths() -> None:
+    assert eps_label(8 / 255) == "8/255" and eps_label(0.031373) == "8/255" and eps_label(0.3) == "0.3"
+    assert eps_label(0.0) == "0" and eps_label(0.05) == "0.05"
+
+
+def test_eps_curve_reads_the_sweep_check() -> None:
+    sweep = {"n_eval": 200, "details": {"eps": [0.0, 0.3], "robust_accuracy": [1.0, 0.9]}}
+    report = {"checks": {"eps_not_monotone": sweep}, "evaluation": {"settings": {"checks": {"sweep_steps": 20}}}}
+    assert eps_curve(report) == {"eps": [0.0, 0.3], "accuracy": [1.0, 0.9], "n": 200, "steps": 20}
+    assert eps_curve(None) is None and eps_curve({"checks": {}}) is None
+    report["checks"]["eps_not_monotone"]["details"]["eps"] = [0.0]  # lengths disagree: no curve rather than a wrong one
+    assert eps_curve(report) is None
