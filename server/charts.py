@@ -1,7 +1,8 @@
-"""Robustness curves as inline SVG geometry: robust accuracy against ε, one line per model (design.md §5, Models).
+"""Curves against ε as inline SVG geometry, one line per model (design.md §5): the zoo's robustness curves (robust
+accuracy, from each report's ε-sweep check) and a lab sweep's map similarity on one image.
 
-The numbers come from each report's ε-sweep check (``explainlab.zoo.listing.eps_curve``); this module only places
-them on a plot, and the template ``fragments/chart.html`` draws it. No JavaScript, no chart library.
+This module only places numbers on a plot; the template ``fragments/chart.html`` draws it. No JavaScript, no chart
+library.
 """
 
 from __future__ import annotations
@@ -10,26 +11,50 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from explainlab.zoo.listing import short_id
+
 WIDTH, HEIGHT = 560, 250
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 10, 34  # margins around the plot area, in SVG units
-FULL_BOX = 1.0  # the sweep's last budget, the whole pixel range: drawn as a note, not on the ε axis
+FULL_BOX = 1.0  # the report sweep's last budget, the whole pixel range: a note, not a point on the ε axis
+
+
+@dataclass
+class Value:
+    """One number of a series: at budget ``eps``, a fraction in [0, 1]; ``hollow`` marks a point that means more
+    (a flipped prediction), ``href`` where clicking it leads."""
+
+    eps: float
+    value: float
+    text: str
+    href: str | None = None
+    hollow: bool = False
+
+
+@dataclass
+class Series:
+    model_id: str
+    label: str
+    colour: int  # index into the stylesheet's ten series colours
+    values: list[Value]
+    emphasis: bool = False
 
 
 @dataclass
 class Line:
-    """One model's curve on the plot: an SVG path, its points (with hover text) and its legend entry."""
+    """A series placed on the plot: its SVG path and points ``(x, y, hover text, href, hollow)``."""
 
     model_id: str
     label: str
-    colour: int  # index into the stylesheet's series palette
+    colour: int
     emphasis: bool
     path: str
-    points: list[tuple[float, float, str]]
+    points: list[tuple[float, float, str, str | None, bool]]
 
 
 @dataclass
 class Chart:
     title: str
+    y_label: str
     lines: list[Line]
     x_ticks: list[tuple[float, str]]
     y_ticks: list[tuple[float, str]]
@@ -47,49 +72,71 @@ def eps_label(eps: float) -> str:
     return f"{eps:.3g}"
 
 
+def line_chart(
+    series: list[Series],
+    *,
+    title: str,
+    y_label: str,
+    note: str,
+    marker_eps: float | None = None,
+    off_axis: float | None = None,
+) -> Chart | None:
+    """Place every series on one plot: ε from 0 to the largest budget (below ``off_axis``, whose points are left
+    out), values 0-100 %."""
+    series = [s for s in series if s.values]
+    if not series:
+        return None
+    budgets = {v.eps for s in series for v in s.values}
+    on_axis = sorted({e for e in budgets if off_axis is None or e < off_axis} or budgets)
+    x_max = on_axis[-1] or 1.0
+    x0, y0, x1, y1 = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
+
+    def place(eps: float, value: float) -> tuple[float, float]:
+        return (round(x0 + (x1 - x0) * eps / x_max, 1), round(y1 - (y1 - y0) * value, 1))
+
+    lines = []
+    for s in series:
+        shown = [v for v in s.values if v.eps <= x_max]
+        xy = [place(v.eps, v.value) for v in shown]
+        path = "M" + " L".join(f"{x},{y}" for x, y in xy)
+        points = [(x, y, v.text, v.href, v.hollow) for (x, y), v in zip(xy, shown, strict=True)]
+        lines.append(Line(s.model_id, s.label, s.colour % 10, s.emphasis, path, points))
+    marker = (place(marker_eps, 0)[0], f"ε = {eps_label(marker_eps)}") if marker_eps and marker_eps <= x_max else None
+    return Chart(
+        title=title,
+        y_label=y_label,
+        lines=lines,
+        x_ticks=[(place(e, 0)[0], eps_label(e)) for e in on_axis],
+        y_ticks=[(place(0, a)[1], f"{100 * a:.0f}") for a in (0.0, 0.25, 0.5, 0.75, 1.0)],
+        marker=marker,
+        note=note,
+    )
+
+
 def robustness_chart(
     rows: list[dict[str, Any]],
     emphasis: str | None = None,
     title: str = "",
     colour: Callable[[dict[str, Any]], int] | None = None,
 ) -> Chart | None:
-    """Robust accuracy (%) against ε for ``rows`` (``list_models`` rows with an ``eps_curve``); ``colour`` picks a
+    """Robust accuracy against ε for ``rows`` (``list_models`` rows with an ``eps_curve``); ``colour`` picks a
     row's palette index (default: its place in ``rows``), ``emphasis`` names the model drawn bold. None when no row
     has a curve."""
     curves = [(row, row["eps_curve"]) for row in rows if row.get("eps_curve")]
-    if not curves:
-        return None
-    on_axis = [e for _, c in curves for e in c["eps"] if e < FULL_BOX]
-    x_max = max(on_axis, default=FULL_BOX) or FULL_BOX
-    x0, y0, x1, y1 = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
-
-    def place(eps: float, accuracy: float) -> tuple[float, float]:
-        return (round(x0 + (x1 - x0) * eps / x_max, 1), round(y1 - (y1 - y0) * accuracy, 1))
-
-    lines = []
+    series = []
     for index, (row, curve) in enumerate(curves):
-        pairs = [(e, a) for e, a in zip(curve["eps"], curve["accuracy"], strict=True) if e <= x_max]
-        xy = [place(e, a) for e, a in pairs]
         label = row.get("short_id") or row["id"]
-        hover = [f"{label}: ε {eps_label(e)} → {100 * a:.1f} %" for e, a in pairs]
-        path = "M" + " L".join(f"{x},{y}" for x, y in xy)
-        points = [(x, y, text) for (x, y), text in zip(xy, hover, strict=True)]
-        palette = colour(row) if colour else index
-        lines.append(Line(row["id"], label, palette % 10, row["id"] == emphasis, path, points))
-    eps_grid = sorted({e for e in on_axis})
+        values = [
+            Value(e, a, f"{label}: ε {eps_label(e)} → {100 * a:.1f} %")
+            for e, a in zip(curve["eps"], curve["accuracy"], strict=True)
+        ]
+        series.append(Series(row["id"], label, colour(row) if colour else index, values, row["id"] == emphasis))
     threat = next((r.get("eval_eps") for r, _ in curves if r.get("eval_eps")), None)
-    marker = (place(threat, 0)[0], f"ε = {eps_label(threat)}") if threat and threat <= x_max else None
-    return Chart(
-        title=title,
-        lines=lines,
-        x_ticks=[(place(e, 0)[0], eps_label(e)) for e in eps_grid],
-        y_ticks=[(place(0, a)[1], f"{100 * a:.0f}") for a in (0.0, 0.25, 0.5, 0.75, 1.0)],
-        marker=marker,
-        note=_note(curves),
-    )
+    note = _sweep_note(curves)
+    return line_chart(series, title=title, y_label="robust acc. %", note=note, marker_eps=threat, off_axis=FULL_BOX)
 
 
-def _note(curves: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+def _sweep_note(curves: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
     """Where the curves come from, with n and steps, and what happens at the full box (off the axis)."""
     ns = sorted({c.get("n") for _, c in curves if c.get("n")})
     steps = sorted({c.get("steps") for _, c in curves if c.get("steps")})
@@ -105,3 +152,27 @@ def _note(curves: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
             "every model is at 0 %." if highest == 0 else f"the accuracy is at most {highest:.1f} %."
         )
     return text
+
+
+def sweep_chart(result: dict[str, Any], colour: Callable[[str], int] | None = None) -> Chart | None:
+    """A lab sweep on one image (``Lab.start_sweep``): each model's top-k ∩ between its clean and attacked maps
+    against ε, from 100 % at ε = 0 (the clean map against itself); a hollow point is a flipped prediction, and each
+    point links to that budget's full grid."""
+    series = []
+    for index, model_id in enumerate(result["models"]):
+        label = short_id(model_id)
+        values = [Value(0.0, 1.0, f"{label}: ε 0, the clean map")]
+        for point in result["points"]:
+            row = next(r for r in point["rows"] if r["model"] == model_id)
+            change = f"{row['class_before']} → {row['class_after']}" if row["flipped"] else f"{row['class_after']} kept"
+            text = f"{label}: ε {eps_label(point['eps'])} → top-{row['k']} ∩ {100 * row['topk']:.0f} %, {change}"
+            values.append(Value(point["eps"], row["topk"], text, point["permalink"], row["flipped"]))
+        series.append(Series(model_id, label, colour(model_id) if colour else index, values))
+    return line_chart(
+        series,
+        title=f"top-k ∩ of the map against ε: {result['attack']} attack, {result['method']} maps",
+        y_label="top-k ∩ %",
+        marker_eps=result.get("reference_eps"),
+        note="Each point is the lab's grid at that budget (click it). Hollow points: the prediction flipped, so the "
+        "map explains another class. ε = 0 is the clean map against itself.",
+    )

@@ -17,7 +17,7 @@ from explainlab.runtime import configure_runtime
 from explainlab.zoo.listing import short_id
 from server import errors
 from server.errors import ApiError
-from server.routes import api, pages
+from server.routes import api, jobs, pages
 from server.services import Lab
 from server.settings import Settings
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lab.worker.start()
         log.info("explainlab serving %s on %s", settings.models, lab.device)
         yield
+        await lab.jobs.shutdown()
         lab.worker.stop()
 
     app = FastAPI(
@@ -66,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app, render_page_error)
     app.include_router(api.router)
+    app.include_router(jobs.router)
     app.include_router(pages.router)
     return app

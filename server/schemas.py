@@ -47,6 +47,28 @@ class AttackRequest(ExplainRequest):
     k: int | None = Field(None, ge=1, le=100_000, description="top-k of the similarity (default 10 % of the pixels)")
 
 
+class SweepRequest(AttackRequest):
+    """An attack repeated at several budgets on one image: how the prediction and the map give way as ε grows."""
+
+    eps: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=12,
+        description="the budgets, each > 0 (default: 0.25, 0.5, 0.75, 1, 1.5 and 2 times attack_params.eps, or the "
+        "models' threat-model eps; L-inf budgets clamped to 1)",
+    )
+
+    @model_validator(mode="after")
+    def _positive_budgets(self) -> Self:
+        if self.eps is not None:
+            if any(not e > 0 for e in self.eps):  # also refuses NaN
+                raise ValueError("eps: every budget must be > 0 (the sweep starts from the clean image on its own)")
+            self.eps = sorted(set(self.eps))
+            if len(self.eps) < 2:
+                raise ValueError("eps: give at least two different budgets")
+        return self
+
+
 class ClassProbability(BaseModel):
     label: int
     class_name: str

@@ -28,12 +28,14 @@ from explainlab.registry import Registry
 from explainlab.zoo.card import ModelCard
 from server.errors import ApiError, validation_error
 from server.gallery import Gallery
+from server.jobs import Job, JobStore
 from server.runs import LRU, RunStore, content_key
-from server.schemas import AttackRequest, ExplainRequest
+from server.schemas import AttackRequest, ExplainRequest, SweepRequest
 from server.settings import Settings
 from server.worker import ComputeWorker
 from server.zoo import Zoo
 
+SWEEP_FRACTIONS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # a sweep's default budgets, as multiples of the run's ε
 SOURCE_SIDE = 256  # stored runs keep the input image at most this many pixels a side (every zoo model is smaller)
 
 
@@ -109,6 +111,17 @@ def view_out(view: compare.View, card: ModelCard, vmax: float, raw: bool) -> dic
     }
 
 
+@dataclass
+class PreparedAttack:
+    """An /attack request checked and ready to queue (``Lab.prepare_attack``)."""
+
+    req: AttackRequest
+    explainer: Explainer
+    attacker: Attack
+    cards: list[ModelCard]
+    source: Source
+
+
 class Lab:
     """The server's state: zoo, compute worker, caches, run store, gallery."""
 
@@ -125,6 +138,7 @@ class Lab:
         self.runs = RunStore(settings.runs_dir, settings.stored_runs)
         self.gallery = Gallery(settings.static_dir / "gallery")
         self.legend = data_url(render.colorbar_png("heat"))
+        self.jobs = JobStore(settings.job_history, settings.max_jobs)
 
     # ---- inputs -------------------------------------------------------------------------------------------------
     async def source(self, req: ExplainRequest, upload: bytes | None) -> Source:
@@ -249,6 +263,13 @@ class Lab:
     # ---- /attack ------------------------------------------------------------------------------------------------
     async def attack(self, req: AttackRequest, upload: bytes | None = None) -> dict[str, Any]:
         start = time.perf_counter()
+        return await self.run_attack(await self.prepare_attack(req, upload), start)
+
+    async def prepare_attack(
+        self, req: AttackRequest, upload: bytes | None = None, source: Source | None = None
+    ) -> PreparedAttack:
+        """Everything but the compute: methods built, models, target, transfer and cost checked, image decoded
+        (or ``source`` reused); each problem is a 4xx here, before any work is queued."""
         explainer: Explainer = build(EXPLAINERS, req.method, req.method_params, "method")
         attacker: Attack = build(ATTACKS, req.attack, req.attack_params, "attack")
         cards = self.check_models(req.models)
@@ -263,7 +284,12 @@ class Lab:
                 )
         size = cards[0].input_size
         self.check_cost(len(cards), 2 * explainer_passes(explainer, size), attack_passes(attacker, size))
-        source = await self.source(req, upload)
+        source = source or await self.source(req, upload)
+        return PreparedAttack(req, explainer, attacker, cards, source)
+
+    async def run_attack(self, prepared: PreparedAttack, start: float) -> dict[str, Any]:
+        """The compute of a prepared attack (cached by content), its response and its stored run."""
+        req, attacker, explainer, source = prepared.req, prepared.attacker, prepared.explainer, prepared.source
         attack_params = attacker.params.model_dump(mode="json")
         method_params = explainer.params.model_dump(mode="json")
         key = content_key(
@@ -273,7 +299,7 @@ class Lab:
         run_id = key[:16]
         if (hit := self.results.get(key)) is not None:
             return {**hit, "cached": True, "total_ms": _ms(start)}
-        xs = await self.inputs(source, cards, req.invert)
+        xs = await self.inputs(source, prepared.cards, req.invert)
         rows = (await self._wait(self.worker.run(partial(self._attack_job, req, attacker, explainer), xs)))[0]
         response = {
             "kind": "attack",
@@ -293,6 +319,36 @@ class Lab:
         request = {**req.model_dump(exclude={"image", "run", "gallery"}), "source": source.ref}
         await self._finish(key, response, request, source)
         return response
+
+    # ---- ε sweeps (a job) ---------------------------------------------------------------------------------------
+    async def start_sweep(self, req: SweepRequest, upload: bytes | None = None) -> Job:
+        """The attack at each budget of ``req.eps`` (default: SWEEP_FRACTIONS of the run's ε), one after another as a
+        job. Every point is checked first, so bad input is a 4xx here and not a failed job; each point is a normal
+        run (cached, stored, with a permalink)."""
+        cards = self.check_models(req.models)
+        base = build(ATTACKS, req.attack, req.attack_params, "attack").params
+        eps = base.eps if "eps" in req.attack_params else max(c.threat_model.eps for c in cards) or base.eps
+        grid = req.eps or sorted(
+            {round(min(eps * f, 1.0) if base.norm == "linf" else eps * f, 6) for f in SWEEP_FRACTIONS}
+        )
+        attack = AttackRequest(**req.model_dump(exclude={"eps"}))
+        at = [attack.model_copy(update={"attack_params": {**req.attack_params, "eps": e}}) for e in grid]
+        points = [await self.prepare_attack(at[0], upload)]
+        points += [await self.prepare_attack(point, source=points[0].source) for point in at[1:]]
+        request = {**req.model_dump(exclude={"image", "run", "gallery"}), "eps": grid, "source": points[0].source.ref}
+
+        async def work(job: Job) -> dict[str, Any]:
+            result: dict[str, Any] = {"models": req.models, "attack": req.attack, "method": req.method,
+                                      "reference_eps": eps, "points": []}  # fmt: skip
+            for prepared in points:
+                if job.cancel_requested:
+                    break
+                response = await self.run_attack(prepared, time.perf_counter())
+                result = {**result, "points": [*result["points"], sweep_point(response)]}
+                job.advance(result)
+            return result
+
+        return self.jobs.start("eps_sweep", len(points), request, work)
 
     def _attack_job(self, req: AttackRequest, attacker: Attack, explainer: Explainer, xs: list[Tensor]) -> list:
         """Compute worker: attack every model (or craft on one), explain before and after, render the row."""
@@ -335,6 +391,22 @@ class Lab:
                 }
             )
         return [rows]
+
+
+def sweep_point(response: dict[str, Any]) -> dict[str, Any]:
+    """One budget of a sweep: per model the prediction before and after and the maps' similarity (no images: each
+    point's permalink has the grid)."""
+    rows = []
+    for row in response["rows"]:
+        before, after = row["before"]["prediction"], row["after"]["prediction"]
+        rows.append({
+            "model": row["model"], "class_before": before["class_name"], "class_after": after["class_name"],
+            "flipped": before["label"] != after["label"], "confidence_after": after["confidence"],
+            "k": row["similarity"]["k"], "topk": row["similarity"]["topk_intersection"],
+            "spearman": row["similarity"]["spearman"], "ssim": row["similarity"]["ssim"], "linf": row["linf"],
+        })  # fmt: skip
+    eps = response["attack_params"]["eps"]
+    return {"eps": eps, "run_id": response["run_id"], "permalink": response["permalink"], "rows": rows}
 
 
 def _image_key(image: Image.Image) -> str:

@@ -1,6 +1,7 @@
-"""The JSON API: POST /explain, POST /attack, GET /models, /models/{id}, /methods, /gallery, /runs/{id}, /healthz.
+"""The JSON API: POST /explain, POST /attack, GET /models, /models/{id}, /methods, /gallery, /runs/{id}, /healthz
 
 /models, /models/{id} and /runs/{id} answer HTML to browsers (Accept: text/html) and JSON to everyone else.
+Jobs (ε sweeps) are in server/routes/jobs.py.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (503, "busy, timed out, or a stored model could not be loaded"),
     )
 }
-LIST_FIELDS = ("models",)
+LIST_FIELDS = ("models", "eps")
 JSON_FIELDS = ("method_params", "attack_params")
 
 
@@ -48,7 +49,7 @@ def wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     multipart = {
         "type": "object",
@@ -113,14 +114,14 @@ def _json_field(text: str, field: str) -> Any:
         raise ApiError(422, "invalid_json", f"{field}: not valid JSON ({error})", field) from None
 
 
-@router.post("/explain", response_model=ExplainResponse, responses=ERRORS, openapi_extra=_body_doc(ExplainRequest))
+@router.post("/explain", response_model=ExplainResponse, responses=ERRORS, openapi_extra=body_doc(ExplainRequest))
 async def explain(request: Request) -> dict[str, Any]:
     """Predictions and attribution maps of one image on one or more models."""
     req, upload = await parse_run_request(request, ExplainRequest)
     return await lab_of(request).explain(req, upload)
 
 
-@router.post("/attack", response_model=AttackResponse, responses=ERRORS, openapi_extra=_body_doc(AttackRequest))
+@router.post("/attack", response_model=AttackResponse, responses=ERRORS, openapi_extra=body_doc(AttackRequest))
 async def attack(request: Request) -> dict[str, Any]:
     """Attack one image on each model (or craft on one and transfer), with maps and similarity before and after."""
     req, upload = await parse_run_request(request, AttackRequest)
@@ -166,14 +167,14 @@ async def gallery(request: Request) -> dict[str, Any]:
 async def run(request: Request, run_id: str) -> Any:
     """A stored run (the permalink): its request and result; HTML for browsers."""
     if run_id.endswith(".json"):
-        return JSONResponse(_record(request, run_id[:-5]), headers={"Content-Disposition": "attachment"})
+        return JSONResponse(stored_run(request, run_id[:-5]), headers={"Content-Disposition": "attachment"})
     if run_id.endswith(".png"):
-        return Response(pages.grid_png(_record(request, run_id[:-4])), media_type="image/png")
-    record = _record(request, run_id)
+        return Response(pages.grid_png(stored_run(request, run_id[:-4])), media_type="image/png")
+    record = stored_run(request, run_id)
     return pages.run_page(request, record) if wants_html(request) else record
 
 
-def _record(request: Request, run_id: str) -> dict[str, Any]:
+def stored_run(request: Request, run_id: str) -> dict[str, Any]:
     record = lab_of(request).runs.load(run_id)
     if record is None:
         raise ApiError(404, "unknown_run", f"run: no stored run {run_id[:20]!r} (ids are 16 hex digits)", "run_id")

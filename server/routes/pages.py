@@ -17,9 +17,10 @@ from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
 from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts, seed_spread
 from explainlab.zoo.store import read_report
-from server.charts import robustness_chart
+from server.charts import robustness_chart, sweep_chart
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
+from server.jobs import Job
 from server.schemas import AttackRequest, ExplainRequest
 
 router = APIRouter(include_in_schema=False)
@@ -223,6 +224,25 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
         "model.html",
         {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"]), "chart": chart},
     )
+
+
+def _sweep_context(request: Request, job: Job) -> dict[str, Any]:
+    result = job.result or {}
+    rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
+    chart = None
+    if result.get("points"):
+        chart = sweep_chart(result, colour=lambda model_id: _hue(rows[model_id]) if model_id in rows else 9)
+    return {"job": job.public(), "chart": chart, "result": result}
+
+
+def job_page(request: Request, job: Job) -> HTMLResponse:
+    """A job followed without JavaScript: the page reloads itself every second until the job ends."""
+    return _page(request, "job.html", _sweep_context(request, job))
+
+
+def job_fragment(request: Request, job: Job) -> HTMLResponse:
+    """The same, for the lab's script to swap in under the grid."""
+    return _page(request, "fragments/sweep.html", _sweep_context(request, job))
 
 
 @router.get("/leaderboard", response_class=HTMLResponse)

@@ -1,4 +1,5 @@
-// The few behaviours htmx attributes do not cover: the epsilon read-out, the digit canvas, picking the image source.
+// The few behaviours htmx attributes do not cover: the epsilon read-out, the digit canvas, picking the image source,
+// following an eps sweep's server-sent events.
 (function () {
   "use strict";
   function $(id) { return document.getElementById(id); }
@@ -33,5 +34,34 @@
     });
     $("clear-canvas").addEventListener("click", clear);
   }
+  // eps sweeps: start the job, then re-render its fragment under the grid after every server-sent event
+  function follow(box, job) {
+    function render() {
+      return fetch("/jobs/" + job + "/fragment").then(function (r) { return r.text(); })
+        .then(function (html) { box.innerHTML = html; });
+    }
+    var events = new EventSource("/jobs/" + job + "/events");
+    ["progress", "done", "cancelled", "failed"].forEach(function (name) {
+      events.addEventListener(name, function () { if (name !== "progress") events.close(); render(); });
+    });
+    events.onerror = function () { events.close(); render(); };
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.matches("form[data-sweep]")) {
+      e.preventDefault();
+      var box = $("sweep");
+      box.textContent = "starting the sweep…";
+      fetch(form.action, { method: "POST", headers: { accept: "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
+        .then(function (res) {
+          if (!res[0]) { box.textContent = (res[1].error || {}).message || "the sweep could not start"; return; }
+          follow(box, res[1].job_id);
+        });
+    } else if (form.matches("form[data-cancel]")) {
+      e.preventDefault();
+      fetch(form.action.replace(/\/cancel$/, ""), { method: "DELETE" });
+    }
+  });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();

@@ -1,0 +1,90 @@
+"""Jobs over HTTP (design.md §5-6): POST /jobs/sweep or /runs/{id}/sweep start an ε sweep and answer at once;
+GET /jobs/{id} (JSON, or the job's page for browsers), GET /jobs/{id}/events (server-sent events until it ends),
+DELETE /jobs/{id} (or a form's POST /jobs/{id}/cancel) stops it after its current step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from server.errors import ApiError
+from server.jobs import Job
+from server.routes import pages
+from server.routes.api import ERRORS, body_doc, lab_of, parse_run_request, stored_run, wants_html
+from server.schemas import SweepRequest
+
+router = APIRouter()
+JOB_ERRORS = {**ERRORS, 429: {"model": ERRORS[422]["model"], "description": "too many jobs running"}}
+
+
+def _started(request: Request, job: Job) -> Response:
+    """202 with the job for scripts; a browser's form post goes to the job's page."""
+    if wants_html(request) or request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    return JSONResponse(job.public(), status_code=202, headers={"Location": f"/jobs/{job.id}"})
+
+
+@router.post("/jobs/sweep", status_code=202, responses=JOB_ERRORS, openapi_extra=body_doc(SweepRequest))
+async def start_sweep(request: Request) -> Response:
+    """The /attack request at several budgets on one image, as a job: each point's prediction, map similarity and
+    permalink (follow GET /jobs/{id}/events)."""
+    req, upload = await parse_run_request(request, SweepRequest)
+    return _started(request, await lab_of(request).start_sweep(req, upload))
+
+
+@router.post("/runs/{run_id}/sweep", status_code=202, responses=JOB_ERRORS)
+async def sweep_run(request: Request, run_id: str) -> Response:
+    """Sweep a stored attack run: the same image, models, attack and maps at 0.25-2 times its ε."""
+    record = stored_run(request, run_id)
+    if record["response"].get("kind") != "attack":
+        raise ApiError(422, "not_an_attack", "run: only an attack run can be swept over ε", "run_id")
+    fields = {k: v for k, v in record["request"].items() if k not in ("source", "eps")}
+    req = SweepRequest.model_validate({**fields, "run": run_id})
+    return _started(request, await lab_of(request).start_sweep(req))
+
+
+@router.get("/jobs/{job_id}", responses=JOB_ERRORS)
+async def job(request: Request, job_id: str) -> Any:
+    """The job's state, progress and (partial) result; its page for browsers."""
+    found = lab_of(request).jobs.get(job_id)
+    return pages.job_page(request, found) if wants_html(request) else found.public()
+
+
+@router.get("/jobs/{job_id}/fragment", response_class=HTMLResponse, include_in_schema=False)
+async def job_fragment(request: Request, job_id: str) -> HTMLResponse:
+    return pages.job_fragment(request, lab_of(request).jobs.get(job_id))
+
+
+@router.get("/jobs/{job_id}/events", responses=JOB_ERRORS)
+async def job_events(request: Request, job_id: str) -> StreamingResponse:
+    """Server-sent events: ``progress`` after every step, then one of ``done``, ``cancelled``, ``failed``; each
+    event's data is the job as GET /jobs/{id} returns it."""
+    lab = lab_of(request)
+    found = lab.jobs.get(job_id)
+
+    async def stream() -> AsyncIterator[str]:
+        async for snapshot in lab.jobs.events(found):
+            if snapshot is None:
+                yield ": keep-alive\n\n"
+                continue
+            name = "progress" if snapshot["state"] == "running" else snapshot["state"]
+            yield f"event: {name}\ndata: {json.dumps(snapshot)}\n\n"
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.delete("/jobs/{job_id}", responses=JOB_ERRORS)
+async def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
+    """Stop a running job after its current step; what it finished stays in its result."""
+    return lab_of(request).jobs.cancel(job_id).public()
+
+
+@router.post("/jobs/{job_id}/cancel", include_in_schema=False)
+async def cancel_job_form(request: Request, job_id: str) -> RedirectResponse:
+    lab_of(request).jobs.cancel(job_id)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
