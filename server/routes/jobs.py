@@ -49,7 +49,10 @@ async def sweep_run(request: Request, run_id: str) -> Response:
 
 @router.get("/jobs/{job_id}", responses=JOB_ERRORS)
 async def job(request: Request, job_id: str) -> Any:
-    """The job's state, progress and (partial) result; its page for browsers."""
+    """The job's state, progress and (partial) result; its page for browsers; ``/jobs/{id}.json`` downloads it."""
+    if job_id.endswith(".json"):
+        found = lab_of(request).jobs.get(job_id.removesuffix(".json"))
+        return JSONResponse(found.public(), headers={"Content-Disposition": "attachment"})
     found = lab_of(request).jobs.get(job_id)
     return pages.job_page(request, found) if wants_html(request) else found.public()
 

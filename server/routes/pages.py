@@ -214,10 +214,11 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
     chosen = lab.zoo.representatives()
     references = [chosen.get((row["dataset"], m)) for m in ("natural", "pgd_at", row["method"])]
     shown = [r for r in lab.zoo.rows() if r["id"] == model_id or r["id"] in references]
+    others = [r["short_id"] for r in sorted(shown, key=_method_rank) if r["id"] != model_id]
     chart = robustness_chart(
         sorted(shown, key=_method_rank), emphasis=model_id, colour=_hue,
-        title=f"Robust accuracy against ε: {row['short_id']} (bold) and the {row['dataset']} zoo's main models "
-        f"of natural training, PGD-AT and {row['method']}",
+        title=f"Robust accuracy against ε: {row['short_id']}"
+        + (f" (bold) against the {row['dataset']} zoo's {', '.join(others)}" if others else ""),
     )  # fmt: skip
     return _page(
         request,

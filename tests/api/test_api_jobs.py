@@ -43,6 +43,8 @@ def test_a_sweep_runs_every_budget_and_each_point_is_a_run(client: httpx.Client,
     page = client.get(f"/jobs/{job['job_id']}", headers={"accept": "text/html"})
     assert page.status_code == 200 and 'data-chart="sweep"' in page.text and page.text.count("<circle") == 4 * 3
     assert 'http-equiv="refresh"' not in page.text  # a finished job's page stops reloading
+    export = client.get(f"/jobs/{job['job_id']}.json")
+    assert export.json() == done and export.headers["content-disposition"] == "attachment"
 
 
 def test_server_sent_events_follow_the_job_to_its_end(client: httpx.Client, ids: list[str]) -> None:

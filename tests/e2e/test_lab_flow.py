@@ -146,6 +146,14 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     page.goto(lab_url + "/models/mnist-small_cnn-egat_saliency_l0.2-s1")
     expect(page.locator("g.series.emphasis")).to_have_attribute("data-model", "mnist-small_cnn-egat_saliency_l0.2-s1")
     expect(page.locator("figure .chart-legend li")).to_have_count(4)  # natural, pgd_at, egat (its method), itself
+    # a fired gradient-masking check next to the stronger-attack re-run that explains it, and every check's numbers
+    page.goto(lab_url + "/models/mnist-small_cnn-ig_norm_scratch-s0")
+    expect(page.locator("[data-strong]")).to_contain_text("worst case 32.1 %")
+    expect(page.locator("[data-strong] .badge")).to_have_text("no check fired")
+    page.locator("details.checks > summary").click()
+    expect(page.locator("details.checks tr[data-check]")).to_have_count(6)
+    expect(page.locator('tr[data-check="black_box_stronger"] .badge')).to_have_text("fired")
+    expect(page.locator('tr[data-check="eps_not_monotone"] .badge')).to_have_text("silent")
     page.goto(lab_url + "/leaderboard")
     expect(page.locator("table.board").first).to_be_visible()
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)  # the README tour's, folds closed
