@@ -90,6 +90,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map_curve(args: argparse.Namespace) -> int:
+    import logging
+
+    from explainlab.eval.map_curve import MapCurveSettings, write_map_curve
+    from explainlab.training.config import apply_overrides
+    from explainlab.zoo.listing import resolve_model_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    settings = MapCurveSettings(**apply_overrides(MapCurveSettings().model_dump(), list(args.set or [])))
+    for model in args.models:
+        result = write_map_curve(resolve_model_dir(model, args.models_dir), args.data_dir, settings)
+        pairs = zip(result["eps"], result["topk_intersection"], strict=True)
+        curve = " ".join(f"{e:.4g}:{100 * v:.0f}%" for e, v in pairs)
+        sys.stdout.write(f"{result['id']}: top-{result['k']} ∩ {curve} (n={result['n_attacked']})\n")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from explainlab.zoo import format_listing, list_models, render_leaderboard, write_leaderboard
 
@@ -168,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="report path (default: <model dir>/report.json)")
     evaluate.add_argument("--json", action="store_true", help="print the whole report, not a summary")
     evaluate.set_defaults(func=_evaluate)
+    curve = sub.add_parser("map-curve", help="how much of the saliency map survives the top-k attack, against eps")
+    curve.add_argument("models", nargs="+", help="stored models: folders with card.json, or ids under --models-dir")
+    curve.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
+    curve.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
+    curve.add_argument("--set", action="append", metavar="KEY=VALUE", help="setting, e.g. n=200 or steps=100")
+    curve.set_defaults(func=_map_curve)
     zoo = sub.add_parser("zoo", help="list the stored models or render the leaderboard")
     zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
     zoo_list = zoo_sub.add_parser("list", help="stored models with their headline numbers")

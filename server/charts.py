@@ -113,6 +113,23 @@ def line_chart(
     )
 
 
+def _zoo_series(
+    rows: list[dict[str, Any]], curve: str, value: str, emphasis: str | None, colour: Callable | None
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[Series]]:
+    """Each row's stored curve (``eps_curve`` or ``map_curve``) as a series of ``value`` against ε."""
+    curves = [(row, row[curve]) for row in rows if row.get(curve)]
+    series = []
+    for index, (row, data) in enumerate(curves):
+        label = row.get("short_id") or row["id"]
+        values = [
+            Value(e, a, f"{label}: ε {eps_label(e)} → {100 * a:.1f} %")
+            for e, a in zip(data["eps"], data[value], strict=True)
+            if a == a  # a budget with no attacked image (NaN) is left out
+        ]
+        series.append(Series(row["id"], label, colour(row) if colour else index, values, row["id"] == emphasis))
+    return curves, series
+
+
 def robustness_chart(
     rows: list[dict[str, Any]],
     emphasis: str | None = None,
@@ -122,18 +139,35 @@ def robustness_chart(
     """Robust accuracy against ε for ``rows`` (``list_models`` rows with an ``eps_curve``); ``colour`` picks a
     row's palette index (default: its place in ``rows``), ``emphasis`` names the model drawn bold. None when no row
     has a curve."""
-    curves = [(row, row["eps_curve"]) for row in rows if row.get("eps_curve")]
-    series = []
-    for index, (row, curve) in enumerate(curves):
-        label = row.get("short_id") or row["id"]
-        values = [
-            Value(e, a, f"{label}: ε {eps_label(e)} → {100 * a:.1f} %")
-            for e, a in zip(curve["eps"], curve["accuracy"], strict=True)
-        ]
-        series.append(Series(row["id"], label, colour(row) if colour else index, values, row["id"] == emphasis))
+    curves, series = _zoo_series(rows, "eps_curve", "accuracy", emphasis, colour)
     threat = next((r.get("eval_eps") for r, _ in curves if r.get("eval_eps")), None)
     note = _sweep_note(curves)
     return line_chart(series, title=title, y_label="robust acc. %", note=note, marker_eps=threat, off_axis=FULL_BOX)
+
+
+def map_chart(
+    rows: list[dict[str, Any]],
+    emphasis: str | None = None,
+    title: str = "",
+    colour: Callable[[dict[str, Any]], int] | None = None,
+) -> Chart | None:
+    """How much of each model's map survives the label-keeping top-k attack against ε (``map_curve``, from
+    ``explainlab map-curve``); None when no row has one."""
+    curves, series = _zoo_series(rows, "map_curve", "topk_intersection", emphasis, colour)
+    if not curves:
+        return None
+    first = curves[0][1]
+    ns = sorted({c.get("n") for _, c in curves if c.get("n")})
+    attacked = f"{ns[0]}–{ns[-1]}" if len(ns) > 1 else "/".join(map(str, ns))
+    note = (
+        f"Top-{first.get('k')} ∩ of each model's {first.get('map') or 'saliency'} map before and after Ghorbani's "
+        f"top-k attack (label kept, {first.get('steps')} steps at each budget, Softplus surrogate directions), on the "
+        f"originally-correct of the first {first.get('n_eval')} test images ({attacked} a model; `explainlab "
+        "map-curve`). ε = 0 is the clean map against itself. A cheaper map and attack than the table's RAR top-k ∩ "
+        "(IG maps)."
+    )
+    threat = next((r.get("eval_eps") for r, _ in curves if r.get("eval_eps")), None)
+    return line_chart(series, title=title, y_label="top-k ∩ %", note=note, marker_eps=threat)
 
 
 def _sweep_note(curves: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:

@@ -104,7 +104,8 @@ class ExplanationAttack(Attack):
         xr = x_adv.detach().requires_grad_(True)
         with softplus_relus(model, self.params.surrogate_beta):
             objective = self.dissimilarity(self.saliency(model, xr, ctx.y_hat, create_graph=True), ctx)
-        return torch.autograd.grad(objective.sum(), xr)[0]
+        (grad,) = torch.autograd.grad(objective.sum(), xr, allow_unused=True)
+        return torch.zeros_like(xr) if grad is None else grad  # a map that does not depend on x cannot be moved
 
     def _perturb(self, model: nn.Module, x: Tensor, y: Tensor, target: Tensor | None, gen: torch.Generator) -> Tensor:
         p = self.params

@@ -14,7 +14,7 @@ from typing import Any
 
 from explainlab.errors import CheckpointError
 from explainlab.eval.per_example import decode_per_example
-from explainlab.zoo.store import CARD, REPORT, read_card
+from explainlab.zoo.store import CARD, MAP_CURVE, REPORT, read_card
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,18 @@ def eps_curve(report: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def map_curve(directory: Path) -> dict[str, Any] | None:
+    """The saliency map's survival against ε (``explainlab map-curve``, ``map_curve.json``), if measured:
+    ``{"eps", "topk_intersection", "topk_std", "spearman", "label_kept", "k", "n_eval", "n", "steps", "map"}`` (n:
+    the originally-correct images attacked)."""
+    data = _read_report(directory, MAP_CURVE)
+    if data is None or len(data.get("eps") or []) != len(data.get("topk_intersection") or []):
+        return None
+    settings = data.get("settings") or {}
+    curve = {k: data.get(k) for k in ("eps", "topk_intersection", "topk_std", "spearman", "label_kept", "k", "n_eval")}
+    return {**curve, "n": data.get("n_attacked"), "steps": settings.get("steps"), "map": settings.get("explainer")}
+
+
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget
 
 
@@ -143,6 +155,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "evaluated": _dig(report, ("evaluation", "created")),
         "headline": headline(report),
         "eps_curve": eps_curve(report),
+        "map_curve": map_curve(directory),
         "strong_attacks": strong_attacks(directory),
         **report_notes(report),
     }

@@ -16,6 +16,7 @@ from explainlab.nets import NETS, Normalized, build_model
 from explainlab.zoo.card import ModelCard
 
 WEIGHTS, CARD, REPORT = "weights.safetensors", "card.json", "report.json"
+MAP_CURVE = "map_curve.json"  # explainlab map-curve: the saliency map's top-k intersection against eps
 
 
 def _sha256(path: Path) -> str:

@@ -17,7 +17,7 @@ from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
 from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts, seed_spread
 from explainlab.zoo.store import read_report
-from server.charts import robustness_chart, sweep_chart
+from server.charts import map_chart, robustness_chart, sweep_chart
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
 from server.jobs import Job
@@ -196,7 +196,10 @@ def models_page(request: Request) -> HTMLResponse:
     good = [r for r in rows if not r.get("error")]
     groups = _models_by_dataset(good, _home_dataset(good))
     charts = {
-        ds: robustness_chart(parts["main"], title=f"{ds}: robust accuracy against ε, one model per method", colour=_hue)
+        ds: [
+            robustness_chart(parts["main"], title=f"{ds}: robust accuracy against ε", colour=_hue),
+            map_chart(parts["main"], title=f"{ds}: how much of the saliency map survives, against ε", colour=_hue),
+        ]
         for ds, parts in groups.items()
     }
     broken = [r for r in rows if r.get("error")]
@@ -214,16 +217,17 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
     chosen = lab.zoo.representatives()
     references = [chosen.get((row["dataset"], m)) for m in ("natural", "pgd_at", row["method"])]
     shown = [r for r in lab.zoo.rows() if r["id"] == model_id or r["id"] in references]
-    others = [r["short_id"] for r in sorted(shown, key=_method_rank) if r["id"] != model_id]
-    chart = robustness_chart(
-        sorted(shown, key=_method_rank), emphasis=model_id, colour=_hue,
-        title=f"Robust accuracy against ε: {row['short_id']}"
-        + (f" (bold) against the {row['dataset']} zoo's {', '.join(others)}" if others else ""),
-    )  # fmt: skip
+    shown = sorted(shown, key=_method_rank)
+    others = [r["short_id"] for r in shown if r["id"] != model_id]
+    against = f" (bold) against the {row['dataset']} zoo's {', '.join(others)}" if others else ""
+    charts = [
+        robustness_chart(shown, model_id, f"Robust accuracy against ε: {row['short_id']}{against}", _hue),
+        map_chart(shown, model_id, f"Saliency map kept (top-k ∩) against ε: {row['short_id']}{against}", _hue),
+    ]
     return _page(
         request,
         "model.html",
-        {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"]), "chart": chart},
+        {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"]), "charts": charts},
     )
 
 

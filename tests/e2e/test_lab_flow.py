@@ -139,13 +139,21 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     expect(pgd_at.locator("circle title").nth(3)).to_have_text("pgd_at: ε 0.3 → 92.5 %")
     expect(curves.locator('g.series[data-model="mnist-small_cnn-pgd_at-s1"]')).to_have_count(0)  # a variant
     expect(curves.locator(".chart-legend li")).to_have_count(10)
+    # beside it, how much of each main model's saliency map the label-keeping top-k attack leaves (map_curve.json)
+    maps = page.locator('figure[data-chart="maps"]').first
+    expect(maps.locator('g.series[data-model="mnist-small_cnn-pgd_at-s0"] circle')).to_have_count(5)
+    expect(maps.locator(".chart-legend li")).to_have_count(10)
+    expect(maps.locator(".chart-note")).to_contain_text("Ghorbani's top-k attack")
     page.screenshot(path=str(shots / "models.png"), full_page=True)
     page.locator("article.card h3 a").first.click()
     expect(page.locator("h2").first).to_have_text("Robustness")
     # a model's own page draws it bold against the dataset's main natural and PGD-AT models
-    page.goto(lab_url + "/models/mnist-small_cnn-egat_saliency_l0.2-s1")
-    expect(page.locator("g.series.emphasis")).to_have_attribute("data-model", "mnist-small_cnn-egat_saliency_l0.2-s1")
-    expect(page.locator("figure .chart-legend li")).to_have_count(4)  # natural, pgd_at, egat (its method), itself
+    variant = "mnist-small_cnn-egat_saliency_l0.2-s1"
+    page.goto(lab_url + f"/models/{variant}")
+    accuracy = page.locator('figure[data-chart="robustness"]')
+    expect(accuracy.locator("g.series.emphasis")).to_have_attribute("data-model", variant)
+    expect(accuracy.locator(".chart-legend li")).to_have_count(4)  # natural, pgd_at, egat (its method), itself
+    expect(page.locator('figure[data-chart="maps"] g.series.emphasis')).to_have_count(1)
     # a fired gradient-masking check next to the stronger-attack re-run that explains it, and every check's numbers
     page.goto(lab_url + "/models/mnist-small_cnn-ig_norm_scratch-s0")
     expect(page.locator("[data-strong]")).to_contain_text("worst case 32.1 %")

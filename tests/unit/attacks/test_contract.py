@@ -117,3 +117,14 @@ def test_explanation_attack_params_are_validated(bad: dict) -> None:
 
     with pytest.raises(ValidationError):
         ATTACKS["topk"].Params(**{"explainer": "integrated_gradients", **bad})
+
+
+@pytest.mark.parametrize("name", ["topk", "mass_center", "targeted_region"])
+def test_an_input_independent_map_is_left_alone(name: str) -> None:
+    """A linear model's gradient map is the same at every input: no direction moves it, so the attack returns x
+    (it used to fail in autograd on a map with no path to the input)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).eval()
+    x = torch.rand(4, 1, 8, 8)
+    attack = ATTACKS.create(name, {"eps": 0.1, "steps": 3, "k": 10, "explainer": "saliency", "surrogate_beta": None})
+    assert torch.equal(attack.perturb(model, x, model(x).argmax(1)), x)
