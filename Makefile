@@ -35,6 +35,7 @@ screenshots:
 bench-serve: $(STAMP) $(HTMX)
 	$(PY) bench/serve_latency.py
 	$(PY) bench/serve_load.py
+	$(PY) bench/sweep_overhead.py
 
 # two pytest workers on two cores: one torch thread each, and OpenMP threads that sleep instead of spinning
 test: $(STAMP) $(HTMX)

@@ -269,12 +269,13 @@ def healthz(http: httpx.Client) -> dict[str, Any]:
 
 
 def pick_mnist_models(http: httpx.Client, n: int) -> list[str]:
-    """Up to ``n`` MNIST model ids of the zoo: natural, pgd_at, egat first, then the others (in /models order)."""
+    """Up to ``n`` MNIST model ids of the zoo: the main natural, pgd_at and egat models first (a method's
+    representative before its seeds and sweeps), then the others (in /models order)."""
     response = http.get("/models", headers={"Accept": "application/json"})
     response.raise_for_status()
     rows = [r for r in response.json()["models"] if r.get("dataset") == "mnist" and not r.get("error")]
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-    rows.sort(key=lambda r: rank.get(r.get("method"), len(METHOD_ORDER)))  # stable: /models order otherwise
+    rows.sort(key=lambda r: (r.get("representative") is False, rank.get(r.get("method"), len(METHOD_ORDER))))
     return [r["id"] for r in rows[:n]]
 
 
