@@ -27,6 +27,7 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.retry_after: int | None = 1 if code == "busy" else None  # seconds, sent as Retry-After
 
 
 def _loc(loc: tuple[Any, ...] | list[Any], prefix: str | None = None) -> str | None:
@@ -83,7 +84,7 @@ def to_api_error(error: Exception) -> ApiError:
 
 
 def error_json(error: ApiError) -> JSONResponse:
-    headers = {"Retry-After": "1"} if error.code == "busy" else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     body = {"error": {"code": error.code, "message": error.message, "field": error.field}}
     return JSONResponse(body, status_code=error.status, headers=headers)
 

@@ -29,6 +29,7 @@ from explainlab.zoo.card import ModelCard
 from server.errors import ApiError, validation_error
 from server.gallery import Gallery
 from server.jobs import Job, JobStore
+from server.limits import RateLimiter
 from server.runs import LRU, RunStore, content_key
 from server.schemas import AttackRequest, ExplainRequest, SweepRequest
 from server.settings import Settings
@@ -139,6 +140,7 @@ class Lab:
         self.gallery = Gallery(settings.static_dir / "gallery")
         self.legend = data_url(render.colorbar_png("heat"))
         self.jobs = JobStore(settings.job_history, settings.max_jobs)
+        self.limiter = RateLimiter(settings.rate_limit)
 
     # ---- inputs -------------------------------------------------------------------------------------------------
     async def source(self, req: ExplainRequest, upload: bytes | None) -> Source:

@@ -42,6 +42,9 @@ class Settings(BaseModel):
         "request thread (for bench/serve_load.py only)",
     )
     request_timeout_s: float = Field(120.0, gt=0, description="a request waiting longer answers 503")
+    rate_limit: int = Field(
+        0, ge=0, description="compute requests a minute per client address, a sweep one per budget (0: no limit)"
+    )
     max_jobs: int = Field(2, ge=1, le=64, description="long jobs (eps sweeps) running at once; more answer 429")
     job_history: int = Field(64, ge=1, description="finished jobs kept in memory for GET /jobs/{id}")
 

@@ -21,6 +21,7 @@ from explainlab.explain import EXPLAINERS
 from explainlab.training import METHODS
 from explainlab.zoo.store import read_report
 from server.errors import ApiError, validation_error
+from server.limits import charge
 from server.routes import pages
 from server.schemas import AttackRequest, AttackResponse, ErrorResponse, ExplainRequest, ExplainResponse
 from server.services import Lab
@@ -117,6 +118,7 @@ def _json_field(text: str, field: str) -> Any:
 @router.post("/explain", response_model=ExplainResponse, responses=ERRORS, openapi_extra=body_doc(ExplainRequest))
 async def explain(request: Request) -> dict[str, Any]:
     """Predictions and attribution maps of one image on one or more models."""
+    charge(request)
     req, upload = await parse_run_request(request, ExplainRequest)
     return await lab_of(request).explain(req, upload)
 
@@ -124,6 +126,7 @@ async def explain(request: Request) -> dict[str, Any]:
 @router.post("/attack", response_model=AttackResponse, responses=ERRORS, openapi_extra=body_doc(AttackRequest))
 async def attack(request: Request) -> dict[str, Any]:
     """Attack one image on each model (or craft on one and transfer), with maps and similarity before and after."""
+    charge(request)
     req, upload = await parse_run_request(request, AttackRequest)
     return await lab_of(request).attack(req, upload)
 

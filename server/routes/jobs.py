@@ -13,9 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from server.errors import ApiError
 from server.jobs import Job
+from server.limits import charge
 from server.routes import pages
 from server.routes.api import ERRORS, body_doc, lab_of, parse_run_request, stored_run, wants_html
 from server.schemas import SweepRequest
+from server.services import SWEEP_FRACTIONS
 
 router = APIRouter()
 JOB_ERRORS = {**ERRORS, 429: {"model": ERRORS[422]["model"], "description": "too many jobs running"}}
@@ -33,6 +35,7 @@ async def start_sweep(request: Request) -> Response:
     """The /attack request at several budgets on one image, as a job: each point's prediction, map similarity and
     permalink (follow GET /jobs/{id}/events)."""
     req, upload = await parse_run_request(request, SweepRequest)
+    charge(request, len(req.eps or SWEEP_FRACTIONS))
     return _started(request, await lab_of(request).start_sweep(req, upload))
 
 
@@ -44,6 +47,7 @@ async def sweep_run(request: Request, run_id: str) -> Response:
         raise ApiError(422, "not_an_attack", "run: only an attack run can be swept over ε", "run_id")
     fields = {k: v for k, v in record["request"].items() if k not in ("source", "eps")}
     req = SweepRequest.model_validate({**fields, "run": run_id})
+    charge(request, len(SWEEP_FRACTIONS))
     return _started(request, await lab_of(request).start_sweep(req))
 
 

@@ -21,6 +21,7 @@ from server.charts import map_chart, robustness_chart, sweep_chart
 from server.errors import ApiError, validation_error
 from server.forms import form_fields, parse_params
 from server.jobs import Job
+from server.limits import charge
 from server.schemas import AttackRequest, ExplainRequest
 
 router = APIRouter(include_in_schema=False)
@@ -173,6 +174,7 @@ async def _form_request(form: FormData, settings: Any) -> tuple[Any, bytes | Non
 
 @router.post("/lab", response_class=HTMLResponse)
 async def lab_run(request: Request) -> Response:
+    charge(request)
     form = await request.form(max_files=1, max_fields=300)
     req, upload = await _form_request(form, request.app.state.settings)
     lab = _lab(request)
