@@ -107,6 +107,51 @@ def _map_curve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    """An ε sweep of one image file on stored models, without the server (``compare.sweep``)."""
+    from pathlib import Path
+
+    from explainlab import compare
+    from explainlab.attacks import ATTACKS
+    from explainlab.errors import IncompatibleError
+    from explainlab.explain import EXPLAINERS
+    from explainlab.imageio import decode_image, to_model_input
+    from explainlab.zoo.listing import resolve_model_dir, short_id
+    from explainlab.zoo.store import load_model
+
+    try:
+        data = Path(args.image).read_bytes()
+        params, method_params = (json.loads(text or "{}") for text in (args.attack_params, args.method_params))
+        budgets = [float(e) for e in args.eps.split(",")] if args.eps else None
+    except (OSError, ValueError) as error:  # an unreadable file, bad JSON, a budget that is not a number
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    loaded = [load_model(resolve_model_dir(m, args.models_dir)) for m in args.models]
+    if len({tuple(card.input_size) for _, card in loaded}) > 1:
+        raise IncompatibleError("--models: every model must take the same input size (one dataset)")
+    inputs = [to_model_input(decode_image(data), card.input_size) for _, card in loaded]
+    base = ATTACKS.create(args.attack, params).params
+    eps = base.eps if "eps" in params else max(card.threat_model.eps for _, card in loaded) or base.eps
+    budgets = budgets or compare.sweep_budgets(eps, base.norm)
+    explainer = EXPLAINERS.create(args.method, method_params)
+    points = compare.sweep([m for m, _ in loaded], inputs, args.attack, params, explainer, sorted(budgets),
+                           class_names=[card.classes for _, card in loaded])  # fmt: skip
+    rows = [{"eps": e, "models": [{"model": card.id, "class_before": card.classes[o.before.prediction.label],
+             "class_after": card.classes[o.after.prediction.label], "topk": o.similarity.topk_intersection,
+             "k": o.similarity.k, "spearman": o.similarity.spearman, "linf": o.linf}
+             for (_, card), o in zip(loaded, outcomes, strict=True)]} for e, outcomes in points]  # fmt: skip
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    names = [short_id(card.id) for _, card in loaded]
+    sys.stdout.write(f"{'eps':>8}  " + "  ".join(f"{n:>24}" for n in names) + "\n")
+    for row in rows:
+        cells = [f"{m['class_before']}{' -> ' + m['class_after'] if m['class_after'] != m['class_before'] else ''} "
+                 f"top-{m['k']} {100 * m['topk']:.0f}%" for m in row["models"]]  # fmt: skip
+        sys.stdout.write(f"{row['eps']:>8.4g}  " + "  ".join(f"{c:>24}" for c in cells) + "\n")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from explainlab.zoo import format_listing, list_models, render_leaderboard, write_leaderboard
 
@@ -185,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="report path (default: <model dir>/report.json)")
     evaluate.add_argument("--json", action="store_true", help="print the whole report, not a summary")
     evaluate.set_defaults(func=_evaluate)
+    sweep = sub.add_parser("sweep", help="one image, several models: prediction and map against eps under an attack")
+    sweep.add_argument("--models", nargs="+", required=True, help="stored models (ids under --models-dir, or folders)")
+    sweep.add_argument("--image", required=True, help="PNG, JPEG or WebP file, fitted to each model's input")
+    sweep.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
+    sweep.add_argument("--attack", default="pgd", help="attack (registry key; explainlab describe --family attacks)")
+    sweep.add_argument("--attack-params", default=None, help="JSON, e.g. '{\"steps\": 40}'")
+    sweep.add_argument("--method", default="saliency", help="attribution method of the maps (registry key)")
+    sweep.add_argument("--method-params", default=None, help="JSON")
+    sweep.add_argument("--eps", default=None, help="budgets, comma-separated (default 0.25-2 times the attack's eps)")
+    sweep.add_argument("--json", action="store_true")
+    sweep.set_defaults(func=_sweep)
     curve = sub.add_parser("map-curve", help="how much of the saliency map survives the top-k attack, against eps")
     curve.add_argument("models", nargs="+", help="stored models: folders with card.json, or ids under --models-dir")
     curve.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")

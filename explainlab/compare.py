@@ -18,6 +18,7 @@ from explainlab.explain.base import as_target
 from explainlab.metrics.functional import spearman_rho, ssim, topk_intersection
 
 TOP_K_FRACTION = 0.1  # default k: 10 % of the pixels (RAR uses 100 of MNIST's 784)
+SWEEP_FRACTIONS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # an ε sweep's default budgets, as multiples of the attack's ε
 MOVED_BAD, MOVED_WARN = 0.5, 0.2  # share of top-k pixels moved for the "bad" / "warn" explanation verdicts
 
 
@@ -188,3 +189,39 @@ def attack(
             )
         )
     return outcomes
+
+
+def sweep_budgets(eps: float, norm: str, fractions: tuple[float, ...] = SWEEP_FRACTIONS) -> list[float]:
+    """An ε sweep's default budgets: ``fractions`` of ``eps``, an L-inf budget clamped to the full pixel range."""
+    return sorted({round(min(eps * f, 1.0) if norm == "linf" else eps * f, 6) for f in fractions})
+
+
+def sweep(
+    models: list[nn.Module],
+    inputs: list[Tensor],
+    attack_name: str,
+    attack_params: dict,
+    explainer: Explainer,
+    eps_values: list[float],
+    *,
+    class_names: list[list[str]],
+    k: int | None = None,
+) -> list[tuple[float, list[AttackOutcome]]]:
+    """``attack`` at each budget of ``eps_values`` (``attack_params`` with its ``eps`` replaced): where the prediction
+    and where the map give way, per model."""
+    from explainlab.attacks import ATTACKS  # the registry imports every attack; only a sweep needs it
+
+    return [
+        (
+            e,
+            attack(
+                models,
+                inputs,
+                ATTACKS.create(attack_name, {**attack_params, "eps": e}),
+                explainer,
+                class_names=class_names,
+                k=k,
+            ),
+        )  # fmt: skip
+        for e in eps_values
+    ]

@@ -36,7 +36,6 @@ from server.settings import Settings
 from server.worker import ComputeWorker
 from server.zoo import Zoo
 
-SWEEP_FRACTIONS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # a sweep's default budgets, as multiples of the run's ε
 SOURCE_SIDE = 256  # stored runs keep the input image at most this many pixels a side (every zoo model is smaller)
 
 
@@ -324,15 +323,13 @@ class Lab:
 
     # ---- ε sweeps (a job) ---------------------------------------------------------------------------------------
     async def start_sweep(self, req: SweepRequest, upload: bytes | None = None) -> Job:
-        """The attack at each budget of ``req.eps`` (default: SWEEP_FRACTIONS of the run's ε), one after another as a
-        job. Every point is checked first, so bad input is a 4xx here and not a failed job; each point is a normal
+        """The attack at each budget of ``req.eps`` (default: ``compare.sweep_budgets`` of its ε), one after another as
+        a job. Every point is checked first, so bad input is a 4xx here and not a failed job; each point is a normal
         run (cached, stored, with a permalink)."""
         cards = self.check_models(req.models)
         base = build(ATTACKS, req.attack, req.attack_params, "attack").params
         eps = base.eps if "eps" in req.attack_params else max(c.threat_model.eps for c in cards) or base.eps
-        grid = req.eps or sorted(
-            {round(min(eps * f, 1.0) if base.norm == "linf" else eps * f, 6) for f in SWEEP_FRACTIONS}
-        )
+        grid = req.eps or compare.sweep_budgets(eps, base.norm)
         attack = AttackRequest(**req.model_dump(exclude={"eps"}))
         at = [attack.model_copy(update={"attack_params": {**req.attack_params, "eps": e}}) for e in grid]
         points = [await self.prepare_attack(at[0], upload)]

@@ -11,13 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from explainlab.compare import SWEEP_FRACTIONS
 from server.errors import ApiError
 from server.jobs import Job
 from server.limits import charge
 from server.routes import pages
 from server.routes.api import ERRORS, body_doc, lab_of, parse_run_request, stored_run, wants_html
 from server.schemas import SweepRequest
-from server.services import SWEEP_FRACTIONS
 
 router = APIRouter()
 JOB_ERRORS = {**ERRORS, 429: {"model": ERRORS[422]["model"], "description": "too many jobs running"}}

@@ -73,3 +73,23 @@ def test_explain_defaults_to_the_predicted_class(tiny_model, tiny_images) -> Non
     assert [v.target for v in views] == predicted == [v.prediction.label for v in views]
     forced = compare.explain(tiny_model, tiny_images, EXPLAINERS.create("saliency"), target=2)
     assert {v.target for v in forced} == {2}
+
+
+def test_sweep_budgets_are_fractions_of_eps_clamped_for_linf() -> None:
+    assert compare.sweep_budgets(0.3, "linf") == [0.075, 0.15, 0.225, 0.3, 0.45, 0.6]
+    assert compare.sweep_budgets(0.8, "linf") == [0.2, 0.4, 0.6, 0.8, 1.0]  # 1.2 and 1.6 are the full box
+    assert compare.sweep_budgets(2.0, "l2", (0.5, 2.0)) == [1.0, 4.0]  # an L2 budget is not a pixel bound
+
+
+def test_a_sweep_attacks_at_every_budget_within_it() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 8 * 8, 3)).eval()  # fmt: skip
+    x = torch.rand(1, 1, 8, 8)
+    explainer = EXPLAINERS.create("saliency", {})
+    points = compare.sweep([model, model], [x, x], "pgd", {"steps": 5}, explainer, [0.05, 0.2],
+                           class_names=[["a", "b", "c"]] * 2)  # fmt: skip
+    assert [e for e, _ in points] == [0.05, 0.2]
+    for eps, outcomes in points:
+        assert len(outcomes) == 2 and all(o.linf <= eps + 1e-6 for o in outcomes)
+        assert outcomes[0].before.prediction.label == int(model(x).argmax())
