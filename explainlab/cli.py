@@ -131,7 +131,7 @@ def _sweep(args: argparse.Namespace) -> int:
         raise IncompatibleError("--models: every model must take the same input size (one dataset)")
     inputs = [to_model_input(decode_image(data), card.input_size) for _, card in loaded]
     base = ATTACKS.create(args.attack, params).params
-    eps = base.eps if "eps" in params else max(card.threat_model.eps for _, card in loaded) or base.eps
+    eps = compare.sweep_reference_eps(params, base.eps, [card.threat_model.eps for _, card in loaded])
     budgets = budgets or compare.sweep_budgets(eps, base.norm)
     explainer = EXPLAINERS.create(args.method, method_params)
     points = compare.sweep([m for m, _ in loaded], inputs, args.attack, params, explainer, sorted(budgets),

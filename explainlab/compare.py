@@ -191,6 +191,12 @@ def attack(
     return outcomes
 
 
+def sweep_reference_eps(attack_params: dict, attack_eps: float, threat_eps: list[float]) -> float:
+    """The ε a sweep's budgets are fractions of: the one given in ``attack_params``, else the models' largest
+    threat-model ε, else the attack's default ``attack_eps`` (natural models have ε 0 in their cards)."""
+    return attack_eps if "eps" in attack_params else max(threat_eps, default=0.0) or attack_eps
+
+
 def sweep_budgets(eps: float, norm: str, fractions: tuple[float, ...] = SWEEP_FRACTIONS) -> list[float]:
     """An ε sweep's default budgets: ``fractions`` of ``eps``, an L-inf budget clamped to the full pixel range."""
     return sorted({round(min(eps * f, 1.0) if norm == "linf" else eps * f, 6) for f in fractions})

@@ -328,7 +328,7 @@ class Lab:
         run (cached, stored, with a permalink)."""
         cards = self.check_models(req.models)
         base = build(ATTACKS, req.attack, req.attack_params, "attack").params
-        eps = base.eps if "eps" in req.attack_params else max(c.threat_model.eps for c in cards) or base.eps
+        eps = compare.sweep_reference_eps(req.attack_params, base.eps, [c.threat_model.eps for c in cards])
         grid = req.eps or compare.sweep_budgets(eps, base.norm)
         attack = AttackRequest(**req.model_dump(exclude={"eps"}))
         at = [attack.model_copy(update={"attack_params": {**req.attack_params, "eps": e}}) for e in grid]

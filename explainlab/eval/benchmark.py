@@ -156,14 +156,15 @@ def rar_protocol(
     return name, RARProtocol(**{**preset.model_dump(), **settings.rar})
 
 
-def _batches(n: int, size: int) -> list[slice]:
+def batches(n: int, size: int) -> list[slice]:
+    """Slices of ``size`` covering 0..n (the last one shorter)."""
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
     """argmax f(x) in batches: (N,)."""
-    return torch.cat([model(x[s]).argmax(1) for s in _batches(len(x), batch_size)]) if len(x) else x.new_zeros(0)
+    return torch.cat([model(x[s]).argmax(1) for s in batches(len(x), batch_size)]) if len(x) else x.new_zeros(0)
 
 
 def _score(values: Tensor) -> Score:
@@ -191,7 +192,7 @@ def robust_under(attack: Attack, model: nn.Module, x: Tensor, y: Tensor, correct
     """Per example: still correct after the attack (clean mistakes count as broken and are not attacked): (N,)."""
     robust = correct.clone()
     idx = correct.nonzero().squeeze(1)
-    for s in _batches(len(idx), batch_size):
+    for s in batches(len(idx), batch_size):
         i = idx[s]
         x_adv = attack.perturb(model, x[i], y[i])
         robust[i] = predict(model, x_adv, batch_size) == y[i]
@@ -259,7 +260,7 @@ def attribution_block(
     )  # fmt: skip
     parts = []
     done = 0
-    for s in _batches(len(x), protocol.batch_size):
+    for s in batches(len(x), protocol.batch_size):
         parts.append(attribution_robustness(model, x[s], y[s], protocol))
         done += s.stop - s.start
         elapsed = time.perf_counter() - start
@@ -286,7 +287,7 @@ def gini_block(model: nn.Module, x: Tensor, y: Tensor, steps: int, batch_size: i
     """Mean Gini of IG maps (zero baseline, right Riemann sum, target = true label) over all input entries."""
     start = time.perf_counter()
     explainer = IntegratedGradients(steps=steps, rule="riemann_right", baseline=0.0)
-    values = [gini(explainer.explain(model, x[s], y[s])) for s in _batches(len(x), batch_size)]
+    values = [gini(explainer.explain(model, x[s], y[s])) for s in batches(len(x), batch_size)]
     score = _score(torch.cat(values) if values else torch.empty(0))
     log.info("gini of IG maps: %s on %d images", score.value, score.n_eval)
     return GiniBlock(

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from explainlab.attacks.topk import TopKAttack
 from explainlab.data import load_dataset
 from explainlab.errors import IncompatibleError
-from explainlab.eval.benchmark import EvalSettings, threat_defaults
+from explainlab.eval.benchmark import EvalSettings, batches, threat_defaults
 from explainlab.explain import EXPLAINERS, saliency_map
 from explainlab.metrics.functional import spearman_rho, topk_intersection
 from explainlab.params import Params
@@ -61,12 +61,12 @@ def map_curve(model: nn.Module, x: Tensor, y: Tensor, eps: float, settings: MapC
     explainer = EXPLAINERS.create(s.explainer, {})
     budgets = sorted({round(min(1.0, eps * f), 6) for f in s.fractions if f > 0})
     topk, topk_std, spearman, kept = [1.0], [0.0], [1.0], [1.0]
-    clean = [saliency_map(explainer.explain(model, xs[b], ys[b])) for b in _batches(len(xs), s.batch_size)]
+    clean = [saliency_map(explainer.explain(model, xs[b], ys[b])) for b in batches(len(xs), s.batch_size)]
     for e in budgets:
         attack = TopKAttack(eps=e, steps=s.steps, step_size=min(1.0, 2.5 * e / s.steps), k=k, explainer=s.explainer,
                             surrogate_beta=s.surrogate_beta, seed=s.seed)  # fmt: skip
         parts: list[tuple[Tensor, Tensor, Tensor]] = []
-        for b, before in zip(_batches(len(xs), s.batch_size), clean, strict=True):
+        for b, before in zip(batches(len(xs), s.batch_size), clean, strict=True):
             x_adv = attack.perturb(model, xs[b], ys[b])
             after = saliency_map(explainer.explain(model, x_adv, ys[b]))
             with torch.no_grad():
@@ -81,10 +81,6 @@ def map_curve(model: nn.Module, x: Tensor, y: Tensor, eps: float, settings: MapC
     return {"eps": [0.0, *budgets], "topk_intersection": topk, "topk_std": topk_std, "spearman": spearman,
             "label_kept": kept, "k": k,
             "n_eval": int(len(x)), "n_attacked": int(len(xs))}  # fmt: skip
-
-
-def _batches(n: int, size: int) -> list[slice]:
-    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
 def _mean(values: Tensor) -> float:

@@ -229,12 +229,15 @@ class Side:
         return short_id(self.ids[0])
 
 
-def check_claims(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
+def check_claims(
+    models_dir: str | Path | None = None, listing: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Every claim with at least one of its two models stored: the numbers, difference, SE and verdict (JSON-ready);
     a claim whose other model is not trained yet stays listed as "not trained" (``missing`` names it). ``main``: both
-    sides are their methods' representatives (``listing.representatives``), not seeds, sweeps or controls."""
+    sides are their methods' representatives (``listing.representatives``), not seeds, sweeps or controls; pass the
+    models' ``listing`` when it is at hand (else the folder is listed again)."""
     root = Path(models_dir) if models_dir is not None else default_models_dir()
-    main_models = set(representatives(list_models(root)).values())
+    main_models = set(representatives(list_models(root) if listing is None else listing).values())
     read = functools.cache(_read_json)  # each file once per call, however many claims use it
     rows = []
     for prefix, claims in CLAIMS.items():

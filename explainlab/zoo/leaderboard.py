@@ -242,7 +242,7 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
             lines += [f"### {_dataset_title(dataset)}: variants", "", VARIANTS_LEGEND, ""]
             lines += _model_table(variants, mixed_threads)
     lines += render_seed_spread([row for row in rows if not row.get("error")])
-    claims = check_claims(root)
+    claims = check_claims(root, rows)
     if claims:
         lines += ["## The papers' claims, checked", "", CLAIMS_LEGEND, ""]
         for dataset in dict.fromkeys(c["dataset"] for c in claims):

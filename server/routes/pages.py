@@ -216,10 +216,12 @@ def _hue(row: dict[str, Any]) -> int:
 def model_page(request: Request, model_id: str) -> HTMLResponse:
     lab = _lab(request)
     row = lab.zoo.row(model_id)
-    chosen = lab.zoo.representatives()
-    references = [chosen.get((row["dataset"], m)) for m in ("natural", "pgd_at", row["method"])]
-    shown = [r for r in lab.zoo.rows() if r["id"] == model_id or r["id"] in references]
-    shown = sorted(shown, key=_method_rank)
+    methods = ("natural", "pgd_at", row["method"])
+    shown = sorted(
+        (r for r in lab.zoo.rows() if r["id"] == model_id
+         or (r.get("representative") and r["dataset"] == row["dataset"] and r["method"] in methods)),
+        key=_method_rank,
+    )  # fmt: skip
     others = [r["short_id"] for r in shown if r["id"] != model_id]
     against = f" (bold) against the {row['dataset']} zoo's {', '.join(others)}" if others else ""
     charts = [
@@ -257,7 +259,7 @@ async def leaderboard(request: Request) -> HTMLResponse:
     rows = [r for r in _lab(request).zoo.rows() if not r.get("error")]
     datasets = _models_by_dataset(rows, _home_dataset(rows))
     claims: dict[str, dict[str, list[dict]]] = {}
-    for claim in check_claims(_lab(request).zoo.root):
+    for claim in check_claims(_lab(request).zoo.root, _lab(request).zoo.rows()):
         parts = claims.setdefault(claim["dataset"], {"main": [], "more": []})
         parts["main" if claim["main"] else "more"].append(claim)
     return _page(
