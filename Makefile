@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 $(HTMX): package.json package-lock.json scripts/vendor_static.sh
 	bash scripts/vendor_static.sh
 
+# test-set runs need the datasets: $EXPLAINLAB_DATA when set, else ../shared/data when it is there
+DATA ?= $(or $(EXPLAINLAB_DATA),$(wildcard ../shared/data))
+
 serve: $(STAMP) $(HTMX)
-	OMP_WAIT_POLICY=PASSIVE $(PY) -m explainlab serve
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m explainlab serve $(if $(DATA),--data-dir $(DATA))
 
 # the README tour's screenshots, as the browser tests took them (run `make test` first)
 screenshots:

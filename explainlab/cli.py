@@ -182,7 +182,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write('error: the web extra is not installed: pip install -e ".[web]" (or run make serve)\n')
         return 2
-    for flag, variable in (("models_dir", "MODELS"), ("device", "DEVICE"), ("host", "HOST"), ("port", "PORT")):
+    flags = ("models_dir", "MODELS"), ("data_dir", "DATA"), ("device", "DEVICE"), ("host", "HOST"), ("port", "PORT")
+    for flag, variable in flags:
         value = getattr(args, flag)
         if value is not None:
             os.environ[f"EXPLAINLAB_{variable}"] = str(value)
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="interface (default 127.0.0.1; $EXPLAINLAB_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000; $EXPLAINLAB_PORT)")
     serve.add_argument("--models-dir", default=None, help="zoo folder (default: the shipped models/)")
+    serve.add_argument("--data-dir", default=None, help="datasets for test-set runs (default: $EXPLAINLAB_DATA)")
     serve.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default auto")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(func=_serve)

@@ -35,6 +35,7 @@ class Job:
     state: State = "running"
     done: int = 0
     result: Any = None
+    detail: Any = None  # bulky data only the export carries (a test-set run's per-image outcomes)
     error: dict[str, Any] | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
@@ -55,9 +56,9 @@ class Job:
         """The event the job's next change sets: take it before reading the state, then wait on it."""
         return self._changed
 
-    def public(self) -> dict[str, Any]:
-        """The JSON a client sees (``GET /jobs/{id}``, each event)."""
-        return {
+    def public(self, detail: bool = False) -> dict[str, Any]:
+        """The JSON a client sees (``GET /jobs/{id}``, each event); the export (``detail``) adds the bulky data."""
+        return ({"detail": self.detail} if detail and self.detail is not None else {}) | {
             "job_id": self.id,
             "kind": self.kind,
             "state": self.state,

@@ -1,8 +1,9 @@
 """A per-client rate limit for the compute endpoints, for a lab shown in public (peers.md §4 item 11: demo operations).
 
 A token bucket per client address: ``per_minute`` tokens, refilled continuously, bursts up to the same number. Each
-compute request takes one token, a sweep one per budget; a request that finds too few answers 429 with the seconds to
-wait. Off (no limit) when ``per_minute`` is 0, the default for a lab on one's own machine.
+compute request takes one token, a sweep one per budget, a test-set run one per 10 images; a request that finds too
+few answers 429 with the seconds to wait. Off (no limit) when ``per_minute`` is 0, the default for a lab on one's own
+machine.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class RateLimiter:
         if cost > self.per_minute:
             raise ApiError(429, "rate_limited", f"this request needs {cost} compute requests of the "
                            f"{self.per_minute} a client may send per minute (EXPLAINLAB_RATE_LIMIT): send fewer "
-                           "budgets", None)  # fmt: skip
+                           "budgets or images", None)  # fmt: skip
         with self._lock:
             tokens, at = self._buckets.pop(client, (float(self.per_minute), now))
             tokens = min(float(self.per_minute), tokens + (now - at) * rate)

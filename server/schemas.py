@@ -30,21 +30,44 @@ class ImageInput(BaseModel):
         return self
 
 
-class ExplainRequest(ImageInput):
+class ModelsAndMap(BaseModel):
+    """The models compared and the attribution method that draws their maps."""
+
+    model_config = ConfigDict(extra="forbid")
+
     models: list[str] = Field(..., min_length=1, description="model ids (GET /models)")
     method: str = Field("integrated_gradients", description="attribution method (GET /methods)")
     method_params: dict[str, Any] = Field(default_factory=dict, description="its params, e.g. {'steps': 50}")
+
+
+class AttackChoice(BaseModel):
+    """The attack, its params, and how the maps before and after are compared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attack: str = Field("pgd", description="prediction or explanation attack (GET /methods)")
+    attack_params: dict[str, Any] = Field(default_factory=dict, description="its params, e.g. {'eps': 0.3}")
+    transfer_from: str | None = Field(None, description="craft on this model, evaluate the same input on all")
+    k: int | None = Field(None, ge=1, le=100_000, description="top-k of the similarity (default 10 % of the pixels)")
+
+
+class ExplainRequest(ModelsAndMap, ImageInput):
     target: int | None = Field(
         None, ge=0, le=9999, description="class to explain (default: each input's predicted class)"
     )
     raw: bool = Field(False, description="also return the raw attribution and saliency arrays")
 
 
-class AttackRequest(ExplainRequest):
-    attack: str = Field("pgd", description="prediction or explanation attack (GET /methods)")
-    attack_params: dict[str, Any] = Field(default_factory=dict, description="its params, e.g. {'eps': 0.3}")
-    transfer_from: str | None = Field(None, description="craft on this model, evaluate the same input on all")
-    k: int | None = Field(None, ge=1, le=100_000, description="top-k of the similarity (default 10 % of the pixels)")
+class AttackRequest(AttackChoice, ExplainRequest):
+    pass
+
+
+class EvaluationRequest(AttackChoice, ModelsAndMap):
+    """The attack over the first ``n`` test images of the models' dataset (from ``start``), as a job: accuracy
+    before and after, and how far each model's map moves, with two standard errors."""
+
+    n: int = Field(100, ge=1, le=10_000, description="test images (the server's limit: EXPLAINLAB_MAX_TEST_IMAGES)")
+    start: int = Field(0, ge=0, le=9_999, description="index of the first test image")
 
 
 class SweepRequest(AttackRequest):

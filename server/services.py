@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import io
 import json
-import math
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -15,23 +14,22 @@ from typing import Any
 
 import torch
 from PIL import Image
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from torch import Tensor
 
 from explainlab import compare, render
 from explainlab.attacks import ATTACKS, Attack
-from explainlab.errors import IncompatibleError, UnknownNameError
 from explainlab.explain import EXPLAINERS, Explainer
 from explainlab.imageio import data_url, decode_image, parse_data_url, tensor_to_png, to_model_input
-from explainlab.registry import Registry
 from explainlab.zoo.card import ModelCard
-from server.errors import ApiError, validation_error
+from server.checks import attack_passes, build, check_target, check_transfer, explainer_passes
+from server.errors import ApiError
+from server.evaluation import TestImages, start_evaluation
 from server.gallery import Gallery
 from server.jobs import Job, JobStore
 from server.limits import RateLimiter
 from server.runs import LRU, RunStore, content_key
-from server.schemas import AttackRequest, ExplainRequest, SweepRequest
+from server.schemas import AttackRequest, EvaluationRequest, ExplainRequest, SweepRequest
 from server.settings import Settings
 from server.worker import ComputeWorker
 from server.zoo import Zoo
@@ -46,43 +44,6 @@ class Source:
     image: Image.Image
     ref: dict[str, Any]
     png: bytes  # a copy at most SOURCE_SIDE a side, stored with the run for reruns from the permalink
-
-
-def build(registry: Registry, name: str, params: dict[str, Any], field: str) -> Any:
-    """A registry member from request values; errors name the field and list what is allowed."""
-    try:
-        member = registry[name]
-    except UnknownNameError as error:
-        raise ApiError(422, "unknown_name", f"{field}: {error}", field) from None
-    try:
-        return member(member.Params(**params))
-    except ValidationError as error:
-        raise validation_error(error, prefix=f"{field}_params") from None
-    except (IncompatibleError, TypeError, ValueError) as error:
-        raise ApiError(422, "incompatible", f"{field}: {error}", f"{field}_params") from None
-
-
-def explainer_passes(explainer: Explainer, input_size: list[int]) -> int:
-    """Rough forward/backward passes of one explanation (path points, samples or occlusion windows)."""
-    p = explainer.params
-    if hasattr(p, "window") and hasattr(p, "stride"):
-        return math.ceil(input_size[1] / p.stride) * math.ceil(input_size[2] / p.stride)
-    return int(getattr(p, "steps", None) or getattr(p, "samples", None) or 1)
-
-
-def attack_passes(attack: Attack, input_size: list[int]) -> int:
-    p = attack.params
-    n = int(getattr(p, "steps", 1)) * int(getattr(p, "restarts", 1))
-    if attack.kind == "explanation":
-        inner = EXPLAINERS.create(p.explainer, p.explainer_params)
-        n *= 2 * explainer_passes(inner, input_size) + 2  # double backward through the map, plus the label check
-    return n
-
-
-def check_target(target: int | None, cards: list[ModelCard]) -> None:
-    classes = min(len(card.classes) for card in cards)
-    if target is not None and target >= classes:
-        raise ApiError(422, "invalid_parameter", f"target: must be a class index 0..{classes - 1}", "target")
 
 
 def probabilities_out(prediction: compare.Prediction, classes: list[str]) -> dict[str, Any]:
@@ -140,6 +101,7 @@ class Lab:
         self.legend = data_url(render.colorbar_png("heat"))
         self.jobs = JobStore(settings.job_history, settings.max_jobs)
         self.limiter = RateLimiter(settings.rate_limit)
+        self.test_images = TestImages(settings.data, settings.max_test_images)
 
     # ---- inputs -------------------------------------------------------------------------------------------------
     async def source(self, req: ExplainRequest, upload: bytes | None) -> Source:
@@ -198,7 +160,7 @@ class Lab:
         record = {"request": request, "response": response, "source_png": data_url(source.png), "created": time.time()}
         await run_in_threadpool(self.runs.save, response["run_id"], record)
 
-    async def _wait(self, *awaitables: Any) -> list[Any]:
+    async def wait(self, *awaitables: Any) -> list[Any]:
         return await asyncio.wait_for(asyncio.gather(*awaitables), self.settings.request_timeout_s)
 
     # ---- /explain -----------------------------------------------------------------------------------------------
@@ -223,7 +185,7 @@ class Lab:
             )
             for model_id, x in zip(req.models, xs, strict=True)
         ]
-        rows = await self._wait(*jobs)
+        rows = await self.wait(*jobs)
         response = {
             "kind": "explain",
             "run_id": run_id,
@@ -275,14 +237,7 @@ class Lab:
         attacker: Attack = build(ATTACKS, req.attack, req.attack_params, "attack")
         cards = self.check_models(req.models)
         check_target(req.target, cards)
-        if req.transfer_from is not None:
-            if req.transfer_from not in req.models:
-                raise ApiError(422, "invalid_parameter", "transfer_from: must be one of the models", "transfer_from")
-            shapes = {tuple(card.input_size) for card in cards}
-            if len(shapes) > 1:
-                raise ApiError(
-                    422, "incompatible", "transfer_from: every model must take the same input size", "transfer_from"
-                )
+        check_transfer(req.transfer_from, req.models, cards)
         size = cards[0].input_size
         self.check_cost(len(cards), 2 * explainer_passes(explainer, size), attack_passes(attacker, size))
         source = source or await self.source(req, upload)
@@ -301,7 +256,7 @@ class Lab:
         if (hit := self.results.get(key)) is not None:
             return {**hit, "cached": True, "total_ms": _ms(start)}
         xs = await self.inputs(source, prepared.cards, req.invert)
-        rows = (await self._wait(self.worker.run(partial(self._attack_job, req, attacker, explainer), xs)))[0]
+        rows = (await self.wait(self.worker.run(partial(self._attack_job, req, attacker, explainer), xs)))[0]
         response = {
             "kind": "attack",
             "run_id": run_id,
@@ -348,6 +303,10 @@ class Lab:
             return result
 
         return self.jobs.start("eps_sweep", len(points), request, work)
+
+    async def start_evaluation(self, req: EvaluationRequest) -> Job:
+        """The attack over the first ``req.n`` test images of the models' dataset, as a job (server/evaluation.py)."""
+        return await start_evaluation(self, req)
 
     def _attack_job(self, req: AttackRequest, attacker: Attack, explainer: Explainer, xs: list[Tensor]) -> list:
         """Compute worker: attack every model (or craft on one), explain before and after, render the row."""

@@ -46,6 +46,10 @@ class Settings(BaseModel):
         0, ge=0, description="compute requests a minute per client address, a sweep one per budget (0: no limit)"
     )
     max_jobs: int = Field(2, ge=1, le=64, description="long jobs (eps sweeps) running at once; more answer 429")
+    data: Path | None = Field(
+        None, description="datasets for test-set runs (the library's EXPLAINLAB_DATA; unset: its per-user cache)"
+    )
+    max_test_images: int = Field(1000, ge=1, le=10_000, description="test images a test-set run may take")
     job_history: int = Field(64, ge=1, description="finished jobs kept in memory for GET /jobs/{id}")
 
     @classmethod

@@ -75,7 +75,7 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
     return data
 
 
-async def parse_run_request(request: Request, model: type[ExplainRequest]) -> tuple[Any, bytes | None]:
+async def parse_run_request(request: Request, model: type[BaseModel]) -> tuple[Any, bytes | None]:
     """JSON body or multipart form -> (validated request, uploaded bytes or None)."""
     settings = request.app.state.settings
     content_type = request.headers.get("content-type", "")
@@ -94,18 +94,24 @@ async def parse_run_request(request: Request, model: type[ExplainRequest]) -> tu
             elif str(values[-1]) != "":
                 data[key] = values[-1]
     elif content_type.startswith("application/json") or not content_type:
-        body = await request.body()
-        if len(body) > settings.max_upload_bytes * 4 // 3 + 65536:
-            raise ApiError(413, "too_large", "body: the JSON body is over the upload limit", "image")
-        data = _json_field(body.decode("utf-8", errors="replace"), "body")
-        if not isinstance(data, dict):
-            raise ApiError(422, "invalid_body", "body: a JSON object is required", None)
+        data = await parse_json_object(request)
     else:
         raise ApiError(415, "unsupported_media_type", "send application/json or multipart/form-data", None)
     try:
         return model.model_validate(data), upload
     except ValidationError as error:
         raise validation_error(error) from None
+
+
+async def parse_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``); too large is a 413, anything else a 422."""
+    body = await request.body()
+    if len(body) > request.app.state.settings.max_upload_bytes * 4 // 3 + 65536:
+        raise ApiError(413, "too_large", "body: the JSON body is over the upload limit", "image")
+    data = _json_field(body.decode("utf-8", errors="replace"), "body")
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid_body", "body: a JSON object is required", None)
+    return data
 
 
 def _json_field(text: str, field: str) -> Any:

@@ -1,26 +1,33 @@
-"""Jobs over HTTP (design.md §5-6): POST /jobs/sweep or /runs/{id}/sweep start an ε sweep and answer at once;
+"""Jobs over HTTP (design.md §5-6): POST /jobs/sweep or /runs/{id}/sweep start an ε sweep and answer at once,
+POST /jobs/evaluate or /runs/{id}/evaluate a test-set run (the attack over the first n test images);
 GET /jobs/{id} (JSON, or the job's page for browsers), GET /jobs/{id}/events (server-sent events until it ends),
 DELETE /jobs/{id} (or a form's POST /jobs/{id}/cancel) stops it after its current step."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
 
 from explainlab.compare import SWEEP_FRACTIONS
-from server.errors import ApiError
+from server.errors import ApiError, validation_error
 from server.jobs import Job
 from server.limits import charge
 from server.routes import pages
-from server.routes.api import ERRORS, body_doc, lab_of, parse_run_request, stored_run, wants_html
-from server.schemas import SweepRequest
+from server.routes.api import ERRORS, body_doc, lab_of, parse_json_object, parse_run_request, stored_run, wants_html
+from server.schemas import EvaluationRequest, SweepRequest
 
 router = APIRouter()
-JOB_ERRORS = {**ERRORS, 429: {"model": ERRORS[422]["model"], "description": "too many jobs running"}}
+JOB_ERRORS = {
+    **ERRORS,
+    409: {"model": ERRORS[422]["model"], "description": "the server has no test images of the models' dataset"},
+    429: {"model": ERRORS[422]["model"], "description": "too many jobs running, or rate limited"},
+}
 
 
 def _started(request: Request, job: Job) -> Response:
@@ -42,13 +49,52 @@ async def start_sweep(request: Request) -> Response:
 @router.post("/runs/{run_id}/sweep", status_code=202, responses=JOB_ERRORS)
 async def sweep_run(request: Request, run_id: str) -> Response:
     """Sweep a stored attack run: the same image, models, attack and maps at 0.25-2 times its ε."""
-    record = stored_run(request, run_id)
-    if record["response"].get("kind") != "attack":
-        raise ApiError(422, "not_an_attack", "run: only an attack run can be swept over ε", "run_id")
-    fields = {k: v for k, v in record["request"].items() if k not in ("source", "eps")}
+    fields = _stored_attack(request, run_id, "swept over ε")
     req = SweepRequest.model_validate({**fields, "run": run_id})
     charge(request, len(SWEEP_FRACTIONS))
     return _started(request, await lab_of(request).start_sweep(req))
+
+
+IMAGES_PER_TOKEN = 10  # a test-set run takes one rate-limit token per 10 images
+
+
+def _stored_attack(request: Request, run_id: str, action: str) -> dict[str, Any]:
+    """The request of a stored attack run, without its image and ε-sweep fields."""
+    record = stored_run(request, run_id)
+    if record["response"].get("kind") != "attack":
+        raise ApiError(422, "not_an_attack", f"run: only an attack run can be {action}", "run_id")
+    return {k: v for k, v in record["request"].items() if k not in ("source", "eps")}
+
+
+@router.post("/jobs/evaluate", status_code=202, responses=JOB_ERRORS, openapi_extra=body_doc(EvaluationRequest))
+async def start_evaluation(request: Request) -> Response:
+    """The attack over the first n test images of the models' dataset, as a job: each model's accuracy before and
+    after, the attack's success and how far its map moves (top-k ∩, Spearman, SSIM), with two standard errors,
+    updated after every batch. ``/jobs/{id}.json`` adds every image's outcome. Needs the dataset on the server
+    (EXPLAINLAB_DATA): 409 without it."""
+    req, upload = await parse_run_request(request, EvaluationRequest)
+    if upload is not None:
+        raise ApiError(422, "invalid_parameter", "image: a test-set run takes the dataset's test images", "image")
+    charge(request, math.ceil(req.n / IMAGES_PER_TOKEN))
+    return _started(request, await lab_of(request).start_evaluation(req))
+
+
+@router.post("/runs/{run_id}/evaluate", status_code=202, responses=JOB_ERRORS)
+async def evaluate_run(request: Request, run_id: str) -> Response:
+    """A stored attack run's models, attack and maps over the test images (``n``, ``start`` as form or JSON fields)."""
+    fields = _stored_attack(request, run_id, "run over the test images")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        given: Any = {k: v for k, v in (await request.form()).items() if k in ("n", "start") and v != ""}
+    else:
+        given = await parse_json_object(request)
+    keep = {k: v for k, v in fields.items() if k in EvaluationRequest.model_fields}
+    try:
+        req = EvaluationRequest.model_validate({**keep, **given})
+    except ValidationError as error:
+        raise validation_error(error) from None
+    charge(request, math.ceil(req.n / IMAGES_PER_TOKEN))
+    return _started(request, await lab_of(request).start_evaluation(req))
 
 
 @router.get("/jobs/{job_id}", responses=JOB_ERRORS)
@@ -56,7 +102,7 @@ async def job(request: Request, job_id: str) -> Any:
     """The job's state, progress and (partial) result; its page for browsers; ``/jobs/{id}.json`` downloads it."""
     if job_id.endswith(".json"):
         found = lab_of(request).jobs.get(job_id.removesuffix(".json"))
-        return JSONResponse(found.public(), headers={"Content-Disposition": "attachment"})
+        return JSONResponse(found.public(detail=True), headers={"Content-Disposition": "attachment"})
     found = lab_of(request).jobs.get(job_id)
     return pages.job_page(request, found) if wants_html(request) else found.public()
 

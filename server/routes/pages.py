@@ -235,23 +235,27 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
     )
 
 
-def _sweep_context(request: Request, job: Job) -> dict[str, Any]:
+def _job_context(request: Request, job: Job) -> tuple[str, dict[str, Any]]:
+    """The fragment that draws a job, and its context: an ε sweep's chart and table, a test-set run's table."""
     result = job.result or {}
+    if job.kind == "test_set":
+        return "fragments/testset.html", {"job": job.public(), "result": result}
     rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
     chart = None
     if result.get("points"):
         chart = sweep_chart(result, colour=lambda model_id: _hue(rows[model_id]) if model_id in rows else 9)
-    return {"job": job.public(), "chart": chart, "result": result}
+    return "fragments/sweep.html", {"job": job.public(), "chart": chart, "result": result}
 
 
 def job_page(request: Request, job: Job) -> HTMLResponse:
     """A job followed without JavaScript: the page reloads itself every second until the job ends."""
-    return _page(request, "job.html", _sweep_context(request, job))
+    fragment, context = _job_context(request, job)
+    return _page(request, "job.html", {**context, "fragment": fragment})
 
 
 def job_fragment(request: Request, job: Job) -> HTMLResponse:
     """The same, for the lab's script to swap in under the grid."""
-    return _page(request, "fragments/sweep.html", _sweep_context(request, job))
+    return _page(request, *_job_context(request, job))
 
 
 @router.get("/leaderboard", response_class=HTMLResponse)

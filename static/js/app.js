@@ -1,5 +1,5 @@
 // The few behaviours htmx attributes do not cover: the epsilon read-out, the digit canvas, picking the image source,
-// following an eps sweep's server-sent events.
+// following a job's server-sent events (an eps sweep, a test-set run).
 (function () {
   "use strict";
   function $(id) { return document.getElementById(id); }
@@ -34,7 +34,7 @@
     });
     $("clear-canvas").addEventListener("click", clear);
   }
-  // eps sweeps: start the job, then re-render its fragment under the grid after every server-sent event
+  // jobs: start one, then re-render its fragment under the grid after every server-sent event
   function follow(box, job) {
     function render() {
       return fetch("/jobs/" + job + "/fragment").then(function (r) { return r.text(); })
@@ -48,14 +48,14 @@
   }
   document.addEventListener("submit", function (e) {
     var form = e.target;
-    if (form.matches("form[data-sweep]")) {
+    if (form.matches("form[data-job]")) {
       e.preventDefault();
-      var box = $("sweep");
-      box.textContent = "starting the sweep…";
-      fetch(form.action, { method: "POST", headers: { accept: "application/json" } })
+      var box = $(form.dataset.job);
+      box.textContent = "starting…";
+      fetch(form.action, { method: "POST", headers: { accept: "application/json" }, body: new FormData(form) })
         .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
         .then(function (res) {
-          if (!res[0]) { box.textContent = (res[1].error || {}).message || "the sweep could not start"; return; }
+          if (!res[0]) { box.textContent = (res[1].error || {}).message || "the job could not start"; return; }
           follow(box, res[1].job_id);
         });
     } else if (form.matches("form[data-cancel]")) {

@@ -13,8 +13,11 @@ from explainlab.nets import build_model
 from explainlab.zoo.card import ModelCard, ThreatModel
 from explainlab.zoo.store import save_model
 from tests.live_server import live_server
+from tests.unit.data.conftest import write_mnist_like
 
 METHODS = ("natural", "pgd_at", "egat")
+TEST_IMAGES = 60  # MNIST-shaped random test images in the server's data folder (a partial copy: the loader warns)
+MAX_TEST_IMAGES = 50  # EXPLAINLAB_MAX_TEST_IMAGES of the test server
 
 
 def tiny_zoo(root: Path) -> list[str]:
@@ -52,7 +55,9 @@ def zoo_ids(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 def server(zoo_ids: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root, _ = zoo_ids
     runs = tmp_path_factory.mktemp("runs")
-    env = {"EXPLAINLAB_MODELS": str(root), "EXPLAINLAB_RUNS_DIR": str(runs), "EXPLAINLAB_MAX_GRADIENT_EVALS": "50000"}
+    data = write_mnist_like(tmp_path_factory.mktemp("data") / "mnist", n_train=10, n_test=TEST_IMAGES).parent
+    env = {"EXPLAINLAB_MODELS": str(root), "EXPLAINLAB_RUNS_DIR": str(runs), "EXPLAINLAB_MAX_GRADIENT_EVALS": "50000",
+           "EXPLAINLAB_DATA": str(data), "EXPLAINLAB_MAX_TEST_IMAGES": str(MAX_TEST_IMAGES)}  # fmt: skip
     with live_server(env, runs / "server.log") as base:
         yield base
 

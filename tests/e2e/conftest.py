@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_DATA
 from tests.live_server import REPO, live_server
 
 SCREENSHOTS = Path(os.environ.get("EXPLAINLAB_SCREENSHOTS", REPO / "tests" / "e2e" / "screenshots"))
@@ -35,6 +36,7 @@ def browser_context_args(browser_context_args: dict) -> dict:
 def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     runs = tmp_path_factory.mktemp("e2e-runs")
     env = {"EXPLAINLAB_MODELS": str(REPO / "models"), "EXPLAINLAB_RUNS_DIR": str(runs)}
+    env["EXPLAINLAB_DATA"] = str(SHARED_DATA)  # the real test sets, for test-set runs
     with live_server(env, runs / "server.log") as base:
         yield base
 
