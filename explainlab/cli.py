@@ -1,4 +1,4 @@
-"""The ``explainlab`` command line: describe, data, train, evaluate, zoo, serve."""
+"""The ``explainlab`` command line: describe, data, train, evaluate, sweep, test-images, map-curve, zoo, serve."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from explainlab.cli_lab import add_lab_arguments, run_sweep, run_test_images
 from explainlab.runtime import configure_runtime
 
 
@@ -107,51 +108,6 @@ def _map_curve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    """An ε sweep of one image file on stored models, without the server (``compare.sweep``)."""
-    from pathlib import Path
-
-    from explainlab import compare
-    from explainlab.attacks import ATTACKS
-    from explainlab.errors import IncompatibleError
-    from explainlab.explain import EXPLAINERS
-    from explainlab.imageio import decode_image, to_model_input
-    from explainlab.zoo.listing import resolve_model_dir, short_id
-    from explainlab.zoo.store import load_model
-
-    try:
-        data = Path(args.image).read_bytes()
-        params, method_params = (json.loads(text or "{}") for text in (args.attack_params, args.method_params))
-        budgets = [float(e) for e in args.eps.split(",")] if args.eps else None
-    except (OSError, ValueError) as error:  # an unreadable file, bad JSON, a budget that is not a number
-        sys.stderr.write(f"error: {error}\n")
-        return 2
-    loaded = [load_model(resolve_model_dir(m, args.models_dir)) for m in args.models]
-    if len({tuple(card.input_size) for _, card in loaded}) > 1:
-        raise IncompatibleError("--models: every model must take the same input size (one dataset)")
-    inputs = [to_model_input(decode_image(data), card.input_size) for _, card in loaded]
-    base = ATTACKS.create(args.attack, params).params
-    eps = compare.sweep_reference_eps(params, base.eps, [card.threat_model.eps for _, card in loaded])
-    budgets = budgets or compare.sweep_budgets(eps, base.norm)
-    explainer = EXPLAINERS.create(args.method, method_params)
-    points = compare.sweep([m for m, _ in loaded], inputs, args.attack, params, explainer, sorted(budgets),
-                           class_names=[card.classes for _, card in loaded])  # fmt: skip
-    rows = [{"eps": e, "models": [{"model": card.id, "class_before": card.classes[o.before.prediction.label],
-             "class_after": card.classes[o.after.prediction.label], "topk": o.similarity.topk_intersection,
-             "k": o.similarity.k, "spearman": o.similarity.spearman, "linf": o.linf}
-             for (_, card), o in zip(loaded, outcomes, strict=True)]} for e, outcomes in points]  # fmt: skip
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return 0
-    names = [short_id(card.id) for _, card in loaded]
-    sys.stdout.write(f"{'eps':>8}  " + "  ".join(f"{n:>24}" for n in names) + "\n")
-    for row in rows:
-        cells = [f"{m['class_before']}{' -> ' + m['class_after'] if m['class_after'] != m['class_before'] else ''} "
-                 f"top-{m['k']} {100 * m['topk']:.0f}%" for m in row["models"]]  # fmt: skip
-        sys.stdout.write(f"{row['eps']:>8.4g}  " + "  ".join(f"{c:>24}" for c in cells) + "\n")
-    return 0
-
-
 def _zoo(args: argparse.Namespace) -> int:
     from explainlab.zoo import format_listing, list_models, render_leaderboard, write_leaderboard
 
@@ -232,16 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the whole report, not a summary")
     evaluate.set_defaults(func=_evaluate)
     sweep = sub.add_parser("sweep", help="one image, several models: prediction and map against eps under an attack")
-    sweep.add_argument("--models", nargs="+", required=True, help="stored models (ids under --models-dir, or folders)")
+    add_lab_arguments(sweep)
     sweep.add_argument("--image", required=True, help="PNG, JPEG or WebP file, fitted to each model's input")
-    sweep.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
-    sweep.add_argument("--attack", default="pgd", help="attack (registry key; explainlab describe --family attacks)")
-    sweep.add_argument("--attack-params", default=None, help="JSON, e.g. '{\"steps\": 40}'")
-    sweep.add_argument("--method", default="saliency", help="attribution method of the maps (registry key)")
-    sweep.add_argument("--method-params", default=None, help="JSON")
     sweep.add_argument("--eps", default=None, help="budgets, comma-separated (default 0.25-2 times the attack's eps)")
-    sweep.add_argument("--json", action="store_true")
-    sweep.set_defaults(func=_sweep)
+    sweep.set_defaults(func=run_sweep)
+    images = sub.add_parser("test-images", help="the lab's attack and maps over the first n test images of a dataset")
+    add_lab_arguments(images)
+    images.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
+    images.add_argument("--n", type=int, default=100, help="test images (default 100)")
+    images.add_argument("--start", type=int, default=0, help="index of the first test image")
+    images.add_argument("--batch-size", type=int, default=32)
+    images.set_defaults(func=run_test_images)
     curve = sub.add_parser("map-curve", help="how much of the saliency map survives the top-k attack, against eps")
     curve.add_argument("models", nargs="+", help="stored models: folders with card.json, or ids under --models-dir")
     curve.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")

@@ -6,14 +6,15 @@ mistake counts as broken), each with its true label, and the maps are compared o
 true class before and after the attack as RAR's protocol does (Chen et al. 2019). With ``transfer_from`` every image
 is crafted once on that model and every model is evaluated on the same adversarial images.
 
-``attack_images`` handles one batch and returns per-image outcomes; ``summarize`` turns the outcomes gathered so far
-into means with two standard errors, so a caller (the server's job, a script) can report after every batch.
+``attack_images`` handles one batch and returns per-image outcomes, ``evaluate_images`` runs every batch (the CLI's
+``explainlab test-images``; the server's job submits batches to its compute worker itself); ``summarize`` turns the
+outcomes gathered so far into means with two standard errors, so a caller can report after every batch.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 
 from explainlab.attacks.base import Attack
 from explainlab.compare import default_k
+from explainlab.eval.benchmark import batches
 from explainlab.explain import Explainer, saliency_map
 from explainlab.metrics.functional import spearman_rho, ssim, topk_intersection
 
@@ -107,3 +109,26 @@ def summarize(outcomes: dict[str, list]) -> dict[str, Any]:
         **{name: _mean_2se(outcomes[name]) for name in MAP_METRICS},
         "max_linf": max(linf) if linf else None,
     }
+
+
+def evaluate_images(
+    models: Sequence[nn.Module],
+    x: Tensor,
+    y: Tensor,
+    attacker: Attack,
+    explainer: Explainer,
+    *,
+    k: int | None = None,
+    transfer_from: int | None = None,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, list]]:
+    """``attack_images`` over every image of ``x`` in batches; per model, every image's outcomes (``summarize``
+    each for the means). ``progress`` is called with the number of images done after each batch."""
+    gathered: list[dict[str, list]] = [{} for _ in models]
+    for s in batches(len(y), batch_size):
+        batch = attack_images(models, x[s], y[s], attacker, explainer, k=k, transfer_from=transfer_from)
+        gathered = [extend(g, o) for g, o in zip(gathered, batch, strict=True)]
+        if progress is not None:
+            progress(s.stop)
+    return gathered

@@ -1,0 +1,135 @@
+"""The lab's comparisons on the command line, without a server: ``explainlab sweep`` (one image, an ε sweep) and
+``explainlab test-images`` (the attack over the first n test images). Both take stored models, an attack and an
+attribution method as the server's requests do."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_lab_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every lab comparison takes: models, attack, attribution method, JSON output."""
+    parser.add_argument("--models", nargs="+", required=True, help="stored models (ids under --models-dir, or folders)")
+    parser.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
+    parser.add_argument("--attack", default="pgd", help="attack (registry key; explainlab describe --family attacks)")
+    parser.add_argument("--attack-params", default=None, help="JSON, e.g. '{\"steps\": 40}'")
+    parser.add_argument("--method", default="saliency", help="attribution method of the maps (registry key)")
+    parser.add_argument("--method-params", default=None, help="JSON")
+    parser.add_argument("--json", action="store_true")
+
+
+def _params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    return json.loads(args.attack_params or "{}"), json.loads(args.method_params or "{}")
+
+
+def _loaded(args: argparse.Namespace) -> list:
+    from explainlab.errors import IncompatibleError
+    from explainlab.zoo.listing import resolve_model_dir
+    from explainlab.zoo.store import load_model
+
+    loaded = [load_model(resolve_model_dir(m, args.models_dir)) for m in args.models]
+    if len({tuple(card.input_size) for _, card in loaded}) > 1:
+        raise IncompatibleError("--models: every model must take the same input size (one dataset)")
+    return loaded
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """An ε sweep of one image file on stored models, without the server (``compare.sweep``)."""
+    from pathlib import Path
+
+    from explainlab import compare
+    from explainlab.attacks import ATTACKS
+    from explainlab.explain import EXPLAINERS
+    from explainlab.imageio import decode_image, to_model_input
+    from explainlab.zoo.listing import short_id
+
+    try:
+        data = Path(args.image).read_bytes()
+        params, method_params = _params(args)
+        budgets = [float(e) for e in args.eps.split(",")] if args.eps else None
+    except (OSError, ValueError) as error:  # an unreadable file, bad JSON, a budget that is not a number
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    loaded = _loaded(args)
+    inputs = [to_model_input(decode_image(data), card.input_size) for _, card in loaded]
+    base = ATTACKS.create(args.attack, params).params
+    eps = compare.sweep_reference_eps(params, base.eps, [card.threat_model.eps for _, card in loaded])
+    budgets = budgets or compare.sweep_budgets(eps, base.norm)
+    explainer = EXPLAINERS.create(args.method, method_params)
+    points = compare.sweep([m for m, _ in loaded], inputs, args.attack, params, explainer, sorted(budgets),
+                           class_names=[card.classes for _, card in loaded])  # fmt: skip
+    rows = [{"eps": e, "models": [{"model": card.id, "class_before": card.classes[o.before.prediction.label],
+             "class_after": card.classes[o.after.prediction.label], "topk": o.similarity.topk_intersection,
+             "k": o.similarity.k, "spearman": o.similarity.spearman, "linf": o.linf}
+             for (_, card), o in zip(loaded, outcomes, strict=True)]} for e, outcomes in points]  # fmt: skip
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    names = [short_id(card.id) for _, card in loaded]
+    sys.stdout.write(f"{'eps':>8}  " + "  ".join(f"{n:>24}" for n in names) + "\n")
+    for row in rows:
+        cells = [f"{m['class_before']}{' -> ' + m['class_after'] if m['class_after'] != m['class_before'] else ''} "
+                 f"top-{m['k']} {100 * m['topk']:.0f}%" for m in row["models"]]  # fmt: skip
+        sys.stdout.write(f"{row['eps']:>8.4g}  " + "  ".join(f"{c:>24}" for c in cells) + "\n")
+    return 0
+
+
+def run_test_images(args: argparse.Namespace) -> int:
+    """The attack and maps over the first ``--n`` test images of the models' dataset (``eval.testset``): per model
+    clean accuracy, accuracy under attack, attack success and the maps' similarity, with two standard errors."""
+    import logging
+
+    from explainlab.attacks import ATTACKS
+    from explainlab.data import load_dataset
+    from explainlab.errors import IncompatibleError
+    from explainlab.eval.testset import evaluate_images, summarize
+    from explainlab.explain import EXPLAINERS
+    from explainlab.zoo.listing import short_id
+
+    try:
+        params, method_params = _params(args)
+    except ValueError as error:
+        sys.stderr.write(f"error: --attack-params / --method-params: {error}\n")
+        return 2
+    if args.n < 1 or args.start < 0 or args.batch_size < 1:
+        sys.stderr.write("error: --n and --batch-size must be at least 1, --start at least 0\n")
+        return 2
+    loaded = _loaded(args)
+    datasets = sorted({card.dataset for _, card in loaded})
+    if len(datasets) > 1:
+        raise IncompatibleError(f"--models: the models must share one dataset; got {', '.join(datasets)}")
+    attacker, explainer = ATTACKS.create(args.attack, params), EXPLAINERS.create(args.method, method_params)
+    data = load_dataset(datasets[0], "test", args.data_dir)
+    if args.start + args.n > len(data):
+        sys.stderr.write(f"error: --start + --n: the {datasets[0]} test split has {len(data)} images\n")
+        return 2
+    part = data.subset(slice(args.start, args.start + args.n))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    log = logging.getLogger("explainlab.test_images")
+    gathered = evaluate_images(
+        [m for m, _ in loaded], part.float_images(), part.labels, attacker, explainer,
+        batch_size=args.batch_size, progress=lambda done: log.info("%d of %d images", done, args.n),
+    )  # fmt: skip
+    ids = [card.id for _, card in loaded]
+    summaries = [{"model": i, **summarize(g)} for i, g in zip(ids, gathered, strict=True)]
+    if args.json:
+        out = {"dataset": datasets[0], "start": args.start, "n": args.n, "attack": args.attack,
+               "attack_params": attacker.params.model_dump(mode="json"), "method": args.method,
+               "method_params": explainer.params.model_dump(mode="json"), "models": summaries,
+               "labels": part.labels.tolist(), "per_image": dict(zip(ids, gathered, strict=True))}  # fmt: skip
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
+    head = ("model", "clean %", "under attack %", "success %", "top-k ∩ %", "Spearman", "SSIM", "max L-inf")
+    sys.stdout.write(f"{datasets[0]} test images {args.start}-{args.start + args.n - 1}, {args.attack}, maps: "
+                     f"{args.method}\n" + "  ".join(f"{h:>16}" for h in head) + "\n")  # fmt: skip
+    for s in summaries:
+        cells = [short_id(s["model"]), pct(s["clean_accuracy"]), pct(s["accuracy_under_attack"]),
+                 pct(s["attack_success"]), pct(s["topk_intersection"]),
+                 *(f"{s[m]['mean']:.2f}" if s[m]["mean"] is not None else "-" for m in ("spearman", "ssim")),
+                 f"{s['max_linf']:.4g}" if s["max_linf"] is not None else "-"]  # fmt: skip
+        sys.stdout.write("  ".join(f"{c:>16}" for c in cells) + "\n")
+    return 0
