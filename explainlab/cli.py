@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from explainlab.cli_lab import add_lab_arguments, run_sweep, run_test_images
+from explainlab.cli_lab import add_lab_arguments, add_params_flags, run_import, run_sweep, run_test_images
+from explainlab.import_settings import ImportSettings
 from explainlab.runtime import configure_runtime
 
 
@@ -218,9 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zoo_compare.add_argument("reports", nargs="+", metavar="REPORT", help="report files, model ids or model folders")
     zoo_compare.add_argument("--json", action="store_true")
-    for command in (zoo_list, zoo_board, zoo_claims, zoo_compare):
+    zoo_import = zoo_sub.add_parser("import", help="bring your own model: safetensors weights of a known net")
+    zoo_import.add_argument("weights", help="a .safetensors file (a pickle is never loaded)")
+    add_params_flags(zoo_import, ImportSettings)
+    zoo_import.add_argument("--data-dir", default=None, help="dataset root of the accuracy check")
+    zoo_import.set_defaults(func=run_import)
+    for command in (zoo_list, zoo_board, zoo_claims, zoo_compare, zoo_import):
         command.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
-        command.set_defaults(func=_zoo)
+        command.set_defaults(func=command.get_default("func") or _zoo)
     serve = sub.add_parser("serve", help="start the web lab (one process, one compute worker)")
     serve.add_argument("--host", default=None, help="interface (default 127.0.0.1; $EXPLAINLAB_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000; $EXPLAINLAB_PORT)")

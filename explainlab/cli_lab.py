@@ -1,6 +1,7 @@
-"""The lab's comparisons on the command line, without a server: ``explainlab sweep`` (one image, an ε sweep) and
-``explainlab test-images`` (the attack over the first n test images). Both take stored models, an attack and an
-attribution method as the server's requests do."""
+"""The lab on the command line, without a server: ``explainlab sweep`` (one image, an ε sweep) and
+``explainlab test-images`` (the attack over the first n test images), which take stored models, an attack and an
+attribution method as the server's requests do; and ``explainlab zoo import`` (bring your own weights), whose flags
+come from ``ImportSettings``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,46 @@ def add_lab_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="saliency", help="attribution method of the maps (registry key)")
     parser.add_argument("--method-params", default=None, help="JSON")
     parser.add_argument("--json", action="store_true")
+
+
+def add_params_flags(parser: argparse.ArgumentParser, params: type) -> None:
+    """One ``--flag`` per field of a ``Params`` class, its description as the help (tuples: comma-separated)."""
+    for name, field in params.model_fields.items():
+        required = field.is_required()
+        default = "" if required or field.default in (None, "") else f" (default: {field.default})"
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, required=required, default=None,
+                            help=f"{field.description}{default}")  # fmt: skip
+
+
+def params_from_flags(args: argparse.Namespace, params: type) -> Any:
+    """The ``Params`` from the flags given (pydantic validates and names a bad one)."""
+    given = {name: getattr(args, name) for name in params.model_fields if getattr(args, name) is not None}
+    for name, value in given.items():
+        if "tuple" in str(params.model_fields[name].annotation):
+            given[name] = tuple(float(v) for v in value.split(","))
+    return params(**given)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Store weights trained elsewhere as a zoo model (``zoo.importer``); print the card's id and the check."""
+    from explainlab.import_settings import ImportSettings
+    from explainlab.zoo.importer import import_model
+    from explainlab.zoo.listing import default_models_dir
+
+    try:
+        settings = params_from_flags(args, ImportSettings)
+    except ValueError as error:  # pydantic's ValidationError is one; so is a mean that is not a number
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    models_dir = args.models_dir or default_models_dir()
+    card, check = import_model(args.weights, models_dir, settings, args.data_dir)
+    measured = (f"clean accuracy {check['clean_accuracy']:.1%} on the first {check['n']} test images"
+                if check.get("measured") else f"not checked: {check['why']}")  # fmt: skip
+    sys.stdout.write(f"stored {card.id} in {models_dir}/{card.id} ({measured})\n")
+    if check.get("warning"):
+        sys.stderr.write(f"warning: {check['warning']}\n")
+    sys.stdout.write(f"next: explainlab evaluate {card.id} --models-dir {models_dir} (report.json for the lab)\n")
+    return 0
 
 
 def _params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
