@@ -39,6 +39,7 @@ bench-serve: $(STAMP) $(HTMX)
 	$(PY) bench/serve_latency.py
 	$(PY) bench/serve_load.py
 	$(PY) bench/sweep_overhead.py
+	$(PY) bench/testset_interference.py $(if $(DATA),--data-dir $(DATA))
 
 # two pytest workers on two cores: one torch thread each, and OpenMP threads that sleep instead of spinning
 test: $(STAMP) $(HTMX)

@@ -1,0 +1,151 @@
+"""Does a test-set run starve the lab? /explain latency with the server idle against the same requests while a
+test-set job (the attack over the test images, server/evaluation.py) runs, side by side on one server.
+
+Starts ``python -m explainlab serve`` on loopback (compute worker, 2 torch threads, ``EXPLAINLAB_DATA`` = --data-dir)
+unless ``--url`` names one. Each arm sends the same number of /explain requests (IG-50 maps on three MNIST models,
+every request a new image so the cache never answers), one after the other. The busy arm first starts a test-set job
+(PGD-40 with saliency maps before and after on the same three models over 1000 test images) and cancels it after its
+last request; the job's images per second are reported too. The arms alternate which goes first over the rounds.
+
+    python bench/testset_interference.py [--rounds 2] [--requests 10] [--data-dir ../shared/data] [--json PATH]
+
+The job sends its work to the compute worker one batch at a time (at most 32 images, fewer when a batch would exceed
+EXPLAINLAB_MAX_GRADIENT_EVALS), so a request queued behind it waits for at most the batch in progress. Target: the
+busy median latency <= the idle median + one batch's time (measured from the job's progress). Exit status 0 when
+everything was measured (``--strict``: 1 when the target is missed), 2 when a request or the job failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import serving  # noqa: E402
+
+JOB_IMAGES = 1000
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=None, help="measure this running server (default: start one on loopback)")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"),
+                        help="EXPLAINLAB_DATA of the server started here (default: ../shared/data)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=2, help="rounds, each one idle and one busy arm")
+    parser.add_argument("--requests", type=int, default=10, help="/explain requests per arm")
+    parser.add_argument("--threads", type=int, default=2, help="EXPLAINLAB_THREADS of the server started here")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON ('-': stdout)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.requests < 1 or args.threads < 1:
+        parser.error("--rounds, --requests and --threads must be at least 1")
+    return args
+
+
+def explain_arm(http: Any, images: serving.Variants, first: int, n: int, models: list[str]) -> list[float]:
+    """``n`` /explain requests on new images, one after the other: each one's wall time (s)."""
+    seconds = []
+    for i in range(first, first + n):
+        result = serving.timed_post(http, "/explain", json=serving.explain_body(images.b64(i), models))
+        if not result.ok or result.cached:
+            raise RuntimeError(f"/explain: {result.status} {result.error or serving.error_of(result)}")
+        seconds.append(result.seconds)
+    return seconds
+
+
+def start_job(http: Any, models: list[str]) -> str:
+    body = {"models": models, "attack": "pgd", "attack_params": {"eps": 0.3, "steps": 40}, "method": "saliency",
+            "n": JOB_IMAGES}  # fmt: skip
+    started = http.post("/jobs/evaluate", json=body)
+    if started.status_code != 202:
+        raise RuntimeError(f"/jobs/evaluate: {started.status_code} {started.text[:300]}")
+    job = started.json()["job_id"]
+    deadline = time.monotonic() + 60
+    while http.get(f"/jobs/{job}").json()["done"] < 1:  # busy for real: its first batch has run
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"job {job}: no batch done in 60 s")
+        time.sleep(0.05)
+    return job
+
+
+def stop_job(http: Any, job: str) -> dict[str, Any]:
+    """Cancel the job and wait for it to end: its batches, images and seconds."""
+    http.delete(f"/jobs/{job}")
+    while (state := http.get(f"/jobs/{job}").json())["state"] == "running":
+        time.sleep(0.05)
+    if state["state"] == "failed":
+        raise RuntimeError(f"job {job} failed: {state['error']}")
+    result = state["result"] or {}
+    return {"batches": state["done"], "images": result.get("done_images", 0), "batch": result.get("batch"),
+            "seconds": state["finished"] - state["created"]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    images = serving.Variants(offset=serving.random_offset() if args.url else 0)
+    rounds: list[dict[str, Any]] = []
+    env = {"EXPLAINLAB_DATA": args.data_dir, "EXPLAINLAB_MAX_TEST_IMAGES": str(JOB_IMAGES)}
+    with serving.server(args.url, threads=args.threads, env=env) as srv, serving.client(srv.url) as http:
+        health = serving.healthz(http)
+        models = serving.pick_mnist_models(http, 3)
+        if not models:
+            print(f"no MNIST model at {srv.url}/models: nothing to measure", file=sys.stderr)
+            return 2
+        serving.timed_post(http, "/explain", json=serving.explain_body(images.b64(0), models))  # warm the models up
+        try:
+            for r in range(args.rounds):
+                first = 1 + 2 * r * args.requests
+                arms: dict[str, Any] = {}
+                for arm in ("idle", "busy") if r % 2 == 0 else ("busy", "idle"):
+                    start = first if arm == "idle" else first + args.requests
+                    if arm == "idle":
+                        arms["idle"] = explain_arm(http, images, start, args.requests, models)
+                        continue
+                    job = start_job(http, models)
+                    arms["busy"] = explain_arm(http, images, start, args.requests, models)
+                    arms["job"] = stop_job(http, job)
+                rounds.append(arms)
+                job = arms["job"]
+                print(f"  round {r + 1}: idle median {statistics.median(arms['idle']):.3f} s, busy median "
+                      f"{statistics.median(arms['busy']):.3f} s, job {job['images']} images in {job['seconds']:.1f} s",
+                      file=sys.stderr)  # fmt: skip
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    idle = [s for r in rounds for s in r["idle"]]
+    busy = [s for r in rounds for s in r["busy"]]
+    batch_s = statistics.median(r["job"]["seconds"] / max(r["job"]["batches"], 1) for r in rounds)
+    per_second = sum(r["job"]["images"] for r in rounds) / sum(r["job"]["seconds"] for r in rounds)
+    idle_med, busy_med = statistics.median(idle), statistics.median(busy)
+    passed = busy_med <= idle_med + batch_s
+    say = functools.partial(print, file=sys.stderr if args.json == "-" else sys.stdout)
+    say(f"testset_interference: /explain (IG-50, {len(models)} models: {', '.join(models)}) idle and during a "
+        f"test-set job (PGD-40, saliency, batches of {rounds[0]['job']['batch']} images); device "
+        f"{health.get('device')}, {health.get('torch_threads')} torch threads")  # fmt: skip
+    rows = [[name, len(v), f"{statistics.median(v):.3f} s", f"{serving.percentile(v, 95):.3f} s"]
+            for name, v in (("idle", idle), ("during the job", busy))]  # fmt: skip
+    say(serving.table(["/explain", "requests", "median", "p95"], rows))
+    say(f"busy / idle median {busy_med / idle_med:.2f}; one batch of the job {batch_s:.2f} s; the job ran "
+        f"{per_second:.1f} images/s while serving")  # fmt: skip
+    say(f"busy median {busy_med:.3f} s <= idle median + one batch {idle_med + batch_s:.3f} s: "
+        f"{'PASS' if passed else 'FAIL'}")  # fmt: skip
+    if args.json:
+        result = {"models": models, "rounds": rounds, "idle_median_s": idle_med, "busy_median_s": busy_med,
+                  "batch_s": batch_s, "job_images_per_s": per_second, "pass": passed,
+                  "hardware": serving.hardware(health), "commit": serving.git_commit()}  # fmt: skip
+        if args.json == "-":
+            print(json.dumps(result, indent=2))
+        else:
+            serving.write_json(args.json, result)
+    return 1 if args.strict and not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
