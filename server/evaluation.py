@@ -6,6 +6,7 @@ drives the job."""
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,6 @@ from torch import Tensor
 
 from explainlab.attacks import ATTACKS
 from explainlab.errors import DataIntegrityError, DataNotFoundError
-from explainlab.eval.benchmark import batches
 from explainlab.eval.testset import attack_images, extend, summarize
 from explainlab.explain import EXPLAINERS
 from explainlab.zoo.listing import short_id
@@ -28,7 +28,8 @@ from server.schemas import EvaluationRequest
 if TYPE_CHECKING:
     from server.services import Lab
 
-MAX_BATCH = 32  # images per piece of compute: interactive requests get their turn between pieces
+MAX_BATCH = 32  # images per piece of compute at most
+ATTENDED_S = 10.0  # a lab with an /explain or /attack this recent has someone waiting: the job's pieces stay short
 
 
 class TestImages:
@@ -98,16 +99,14 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
     size = cards[0].input_size
     per_image = 2 * explainer_passes(explainer, size), attack_passes(attacker, size)
     lab.check_cost(len(cards), *per_image)  # one image must fit the budget of an /attack request
-    batch = max(1, min(MAX_BATCH, lab.settings.max_gradient_evals // (sum(per_image) * len(cards))))
+    most = max(1, min(MAX_BATCH, lab.settings.max_gradient_evals // (sum(per_image) * len(cards))))
     images, labels = await lab.test_images.get(datasets[0], req.start + req.n)
     images, labels = images[req.start :], labels[req.start :]
-    slices = batches(req.n, batch)
     titles = {card.id: card.title or card.id for card in cards}
     head = {
         "dataset": datasets[0],
         "start": req.start,
         "n": req.n,
-        "batch": batch,
         "attack_kind": attacker.kind,
         "attack_params": attacker.params.model_dump(mode="json"),
         "method_params": explainer.params.model_dump(mode="json"),
@@ -127,14 +126,27 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
     async def work(job: Job) -> dict[str, Any]:
         gathered: list[dict[str, list]] = [{} for _ in req.models]
         run = partial(_batch_job, lab, req, attacker, explainer)
-        for s in slices:
-            if job.cancel_requested:
-                break
+        done, size = 0, 1  # the first batch is one image: it times the rest (and ramps up from there)
+        while done < req.n and not job.cancel_requested:
+            s = slice(done, min(done + size, req.n))
+            start = time.perf_counter()
             [outcomes] = await lab.wait(lab.worker.run(run, (images[s], labels[s])))
+            seconds = time.perf_counter() - start
             gathered = [extend(g, o) for g, o in zip(gathered, outcomes, strict=True)]
             per_image = {m: g for m, g in zip(req.models, gathered, strict=True)}  # noqa: C416 - strict
             job.detail = {"labels": labels[: s.stop].tolist(), "per_image": per_image}
-            job.advance(result(gathered))
+            job.advance(result(gathered), steps=s.stop - done)
+            done = s.stop
+            attended = time.perf_counter() - lab.last_interactive < ATTENDED_S
+            size = next_batch(s.stop - s.start, seconds, lab.settings.job_piece_s if attended else None, most)
         return result(gathered)
 
-    return lab.jobs.start("test_set", len(slices), request, work)
+    return lab.jobs.start("test_set", req.n, request, work)
+
+
+def next_batch(size: int, seconds: float, target_s: float | None, most: int) -> int:
+    """The next batch's images: while people use the lab, sized so that its compute takes about ``target_s`` (a
+    request queued behind the job waits for at most the batch in progress); unattended (``None``), as large as
+    allowed, where the per-batch overhead weighs least. At most doubling, between 1 and ``most``."""
+    wanted = most if target_s is None else int(size * target_s / max(seconds, 1e-3))
+    return max(1, min(most, 2 * size, wanted))

@@ -43,9 +43,9 @@ class Job:
     task: asyncio.Task | None = field(default=None, repr=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
-    def advance(self, result: Any) -> None:
-        """One more step done; ``result`` is the result so far (a cancelled or failed job keeps it)."""
-        self.done, self.result = self.done + 1, result
+    def advance(self, result: Any, steps: int = 1) -> None:
+        """``steps`` more done; ``result`` is the result so far (a cancelled or failed job keeps it)."""
+        self.done, self.result = self.done + steps, result
         self._notify()
 
     def _notify(self) -> None:

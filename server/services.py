@@ -102,6 +102,7 @@ class Lab:
         self.jobs = JobStore(settings.job_history, settings.max_jobs)
         self.limiter = RateLimiter(settings.rate_limit)
         self.test_images = TestImages(settings.data, settings.max_test_images)
+        self.last_interactive = float("-inf")  # perf_counter of the latest /explain or /attack: jobs yield to people
 
     # ---- inputs -------------------------------------------------------------------------------------------------
     async def source(self, req: ExplainRequest, upload: bytes | None) -> Source:
@@ -165,7 +166,7 @@ class Lab:
 
     # ---- /explain -----------------------------------------------------------------------------------------------
     async def explain(self, req: ExplainRequest, upload: bytes | None = None) -> dict[str, Any]:
-        start = time.perf_counter()
+        start = self.last_interactive = time.perf_counter()
         explainer: Explainer = build(EXPLAINERS, req.method, req.method_params, "method")
         cards = self.check_models(req.models)
         check_target(req.target, cards)
@@ -225,7 +226,7 @@ class Lab:
 
     # ---- /attack ------------------------------------------------------------------------------------------------
     async def attack(self, req: AttackRequest, upload: bytes | None = None) -> dict[str, Any]:
-        start = time.perf_counter()
+        start = self.last_interactive = time.perf_counter()
         return await self.run_attack(await self.prepare_attack(req, upload), start)
 
     async def prepare_attack(

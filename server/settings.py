@@ -49,6 +49,12 @@ class Settings(BaseModel):
     data: Path | None = Field(
         None, description="datasets for test-set runs (the library's EXPLAINLAB_DATA; unset: its per-user cache)"
     )
+    job_piece_s: float = Field(
+        0.3,
+        gt=0,
+        le=60,
+        description="compute time a test-set run's batch aims at: requests wait about this long behind a running job",
+    )
     max_test_images: int = Field(1000, ge=1, le=10_000, description="test images a test-set run may take")
     job_history: int = Field(64, ge=1, description="finished jobs kept in memory for GET /jobs/{id}")
 

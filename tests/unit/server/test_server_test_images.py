@@ -38,3 +38,13 @@ def test_images_are_kept_up_to_the_limit_and_sliced(tmp_path: Path) -> None:
         assert error.value.status == 422 and error.value.field == "n"
 
     in_thread(scenario)
+
+
+def test_batches_are_sized_by_their_time_while_people_use_the_lab() -> None:
+    from server.evaluation import next_batch
+
+    assert next_batch(4, 0.1, 0.3, 32) == 8  # 12 would fit the time: at most doubling
+    assert next_batch(8, 0.6, 0.3, 32) == 4  # twice too slow: half
+    assert next_batch(1, 2.0, 0.3, 32) == 1  # never below one image
+    assert next_batch(16, 0.1, 0.3, 20) == 20  # never above the cost cap
+    assert next_batch(4, 5.0, None, 32) == 8 and next_batch(32, 5.0, None, 32) == 32  # unattended: grow to the cap
