@@ -1,5 +1,6 @@
 """Long work as jobs a client follows (design.md §5, Jobs): started by a POST that answers at once, progress pushed
-over server-sent events, cancellable, the result kept in memory until newer jobs push it out.
+over server-sent events, cancellable. The newest jobs stay in memory; a finished one is also written to disk
+(``<runs dir>/jobs/<id>.json``, with its per-image detail), so its page and JSON outlive the process like a run's.
 
 A job is a coroutine in the server's event loop; its compute still goes through the compute worker's queue one
 piece at a time, so interactive requests keep their turn between a job's steps. Not to be confused with the
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from server.errors import ApiError
+from server.runs import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,15 @@ class Job:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()  # wakes every waiter of the old event; later waiters take the new one
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Job:
+        """A finished job as ``public(detail=True)`` wrote it."""
+        fields = ("state", "done", "result", "error", "created", "finished")
+        job = cls(record["job_id"], record["kind"], record["total"], record["request"],
+                  **{name: record.get(name) for name in fields})  # fmt: skip
+        job.detail = record.get("detail")
+        return job
+
     def next_change(self) -> asyncio.Event:
         """The event the job's next change sets: take it before reading the state, then wait on it."""
         return self._changed
@@ -74,10 +85,11 @@ class Job:
 
 
 class JobStore:
-    """The jobs of this process: at most ``max_running`` at once (more answer 429), the newest ``capacity`` kept."""
+    """The jobs of this process: at most ``max_running`` at once (more answer 429), the newest ``capacity`` kept in
+    memory, and every finished one in ``stored`` (when given) for later lookups."""
 
-    def __init__(self, capacity: int = 64, max_running: int = 2) -> None:
-        self.capacity, self.max_running = capacity, max_running
+    def __init__(self, capacity: int = 64, max_running: int = 2, stored: RunStore | None = None) -> None:
+        self.capacity, self.max_running, self.stored = capacity, max_running, stored
         self._jobs: OrderedDict[str, Job] = OrderedDict()
 
     def running(self) -> list[Job]:
@@ -117,12 +129,19 @@ class JobStore:
             log.exception("job %s failed", job.id)
             job.state, job.error = "failed", {"code": "internal", "message": f"{type(error).__name__}: {error}"}
         job.finished = time.time()
+        if self.stored is not None:
+            try:
+                await asyncio.to_thread(self.stored.save, job.id, job.public(detail=True))
+            except (OSError, TypeError, ValueError):  # a full disk or an odd result: the job still ends
+                log.exception("job %s: could not store it", job.id)
         job._notify()
 
     def get(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
+        if job is None and self.stored is not None and (record := self.stored.load(job_id)) is not None:
+            job = Job.from_record(record)
         if job is None:
-            raise ApiError(404, "unknown_job", f"job: no job {job_id[:20]!r} (jobs are kept in memory)", "job_id")
+            raise ApiError(404, "unknown_job", f"job: no job {job_id[:20]!r} (or it has expired)", "job_id")
         return job
 
     def cancel(self, job_id: str) -> Job:

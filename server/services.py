@@ -99,7 +99,8 @@ class Lab:
         self.runs = RunStore(settings.runs_dir, settings.stored_runs)
         self.gallery = Gallery(settings.static_dir / "gallery")
         self.legend = data_url(render.colorbar_png("heat"))
-        self.jobs = JobStore(settings.job_history, settings.max_jobs)
+        finished_jobs = RunStore(settings.runs_dir / "jobs", settings.stored_runs)
+        self.jobs = JobStore(settings.job_history, settings.max_jobs, finished_jobs)
         self.limiter = RateLimiter(settings.rate_limit)
         self.test_images = TestImages(settings.data, settings.max_test_images)
         self.last_interactive = float("-inf")  # perf_counter of the latest /explain or /attack: jobs yield to people

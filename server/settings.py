@@ -56,7 +56,7 @@ class Settings(BaseModel):
         description="compute time a test-set run's batch aims at: requests wait about this long behind a running job",
     )
     max_test_images: int = Field(1000, ge=1, le=10_000, description="test images a test-set run may take")
-    job_history: int = Field(64, ge=1, description="finished jobs kept in memory for GET /jobs/{id}")
+    job_history: int = Field(64, ge=1, description="finished jobs kept in memory (each is also stored with the runs)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

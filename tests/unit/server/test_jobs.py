@@ -120,3 +120,21 @@ def test_shutdown_cancels_running_jobs() -> None:
         assert job.state == "cancelled"
 
     in_thread(scenario)
+
+
+def test_a_finished_job_is_stored_and_found_by_a_new_store(tmp_path) -> None:
+    from server.runs import RunStore
+
+    async def scenario() -> None:
+        store = JobStore(capacity=1, stored=RunStore(tmp_path, 10))
+        job = store.start("demo", 2, {"n": 2}, steps(2))
+        await finish(job)
+        job.detail = None  # the record on disk was written when the job ended
+        later = JobStore(stored=RunStore(tmp_path, 10))  # another process, after a restart
+        found = later.get(job.id)
+        assert found.public() == job.public() and found.state == "done" and found.result == [0, 1]
+        assert [e async for e in later.events(found)][-1]["state"] == "done"  # its events end at once
+        with pytest.raises(ApiError):
+            later.get("0" * 16)
+
+    in_thread(scenario)
