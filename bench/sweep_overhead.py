@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import statistics
 import sys
 import time
@@ -116,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         result = {"budgets": BUDGETS, "models": models, "rounds": rounds, "median_ratio": ratio, "target": TARGET,
                   "pass": passed, "hardware": serving.hardware(health), "commit": serving.git_commit()}  # fmt: skip
-        if args.json == "-":
-            print(json.dumps(result, indent=2))
-        else:
-            serving.write_json(args.json, result)
+        serving.write_json(args.json, result)
     return 1 if args.strict and not passed else 0
 
 

@@ -198,7 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
     images.add_argument("--n", type=int, default=100, help="test images (default 100)")
     images.add_argument("--start", type=int, default=0, help="index of the first test image")
-    images.add_argument("--batch-size", type=int, default=32)
     images.set_defaults(func=run_test_images)
     curve = sub.add_parser("map-curve", help="how much of the saliency map survives the top-k attack, against eps")
     curve.add_argument("models", nargs="+", help="stored models: folders with card.json, or ids under --models-dir")

@@ -135,8 +135,8 @@ def run_test_images(args: argparse.Namespace) -> int:
     except ValueError as error:
         sys.stderr.write(f"error: --attack-params / --method-params: {error}\n")
         return 2
-    if args.n < 1 or args.start < 0 or args.batch_size < 1:
-        sys.stderr.write("error: --n and --batch-size must be at least 1, --start at least 0\n")
+    if args.n < 1 or args.start < 0:
+        sys.stderr.write("error: --n must be at least 1, --start at least 0\n")
         return 2
     loaded = _loaded(args)
     datasets = sorted({card.dataset for _, card in loaded})
@@ -152,7 +152,7 @@ def run_test_images(args: argparse.Namespace) -> int:
     log = logging.getLogger("explainlab.test_images")
     gathered = evaluate_images(
         [m for m, _ in loaded], part.float_images(), part.labels, attacker, explainer,
-        batch_size=args.batch_size, progress=lambda done: log.info("%d of %d images", done, args.n),
+        progress=lambda done: log.info("%d of %d images", done, args.n),
     )  # fmt: skip
     ids = [card.id for _, card in loaded]
     summaries = [{"model": i, **summarize(g)} for i, g in zip(ids, gathered, strict=True)]

@@ -12,23 +12,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from torch import Tensor
 
 from explainlab.attacks import ATTACKS
-from explainlab.errors import DataIntegrityError, DataNotFoundError
-from explainlab.eval.testset import attack_images, extend, summarize
+from explainlab.data.specs import DATASETS, canonical_name
+from explainlab.errors import DataIntegrityError, DataNotFoundError, UnknownNameError
+from explainlab.eval.testset import CHUNK, attack_images, extend, summarize
 from explainlab.explain import EXPLAINERS
+from explainlab.imageio import data_url, tensor_to_png
 from explainlab.zoo.listing import short_id
 from server.checks import attack_passes, build, check_transfer, explainer_passes
 from server.errors import ApiError
 from server.jobs import Job
-from server.schemas import EvaluationRequest
+from server.schemas import AttackRequest, EvaluationRequest
 
 if TYPE_CHECKING:
     from server.services import Lab
 
-MAX_BATCH = 32  # images per piece of compute at most
+MAX_CHUNKS = 2  # chunks of eval.testset.CHUNK images per piece of compute at most (32 images)
 ATTENDED_S = 10.0  # a lab with an /explain or /attack this recent has someone waiting: the job's pieces stay short
 
 
@@ -51,7 +54,11 @@ class TestImages:
                 self._sets[dataset] = (data.images[: self.limit].clone(), data.labels[: self.limit].clone())
             return self._sets[dataset]
 
-    async def get(self, dataset: str, stop: int) -> tuple[Tensor, Tensor]:
+    def cached(self, dataset: str) -> tuple[Tensor, Tensor] | None:
+        """The images already loaded, or None (a page render never loads a dataset)."""
+        return self._sets.get(dataset)
+
+    async def get(self, dataset: str, stop: int, field: str = "n") -> tuple[Tensor, Tensor]:
         """Images ``0..stop`` (uint8 NCHW) and labels; a missing or broken dataset is a 409 that says what to do."""
         try:
             images, labels = await run_in_threadpool(self._load, dataset)
@@ -61,22 +68,68 @@ class TestImages:
                 "dataset_unavailable",
                 f"{dataset}: the server has no test images for it ({error}). Start the server with EXPLAINLAB_DATA "
                 "set to the folder that holds the dataset",
-                "models",
+                "models" if field == "n" else field,
             ) from None
         if stop > len(labels):
             raise ApiError(
-                422, "invalid_parameter", f"start + n: this server has {len(labels)} {dataset} test images", "n"
+                422, "invalid_parameter", f"{field}: this server has {len(labels)} {dataset} test images", field
             )
         return images[:stop], labels[:stop]
 
+    async def image(self, ref: str) -> tuple[Image.Image, int]:
+        """One test image by ``"<dataset>:<index>"`` as a PIL image, and its label."""
+        dataset, index = ref.split(":")
+        try:
+            name = canonical_name(dataset)
+        except UnknownNameError as error:
+            raise ApiError(422, "unknown_name", f"test_image: {error}", "test_image") from None
+        if name not in DATASETS:
+            raise ApiError(422, "unknown_name", f"test_image: one of {', '.join(DATASETS)}", "test_image")
+        if int(index) >= self.limit:
+            raise ApiError(422, "invalid_parameter", f"test_image: the index must be below {self.limit} "
+                           "(EXPLAINLAB_MAX_TEST_IMAGES)", "test_image")  # fmt: skip
+        images, labels = await self.get(name, int(index) + 1, field="test_image")
+        pixels = images[int(index)].permute(1, 2, 0).numpy()
+        image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+        return image, int(labels[int(index)])
 
-def _batch_job(lab: Lab, req: EvaluationRequest, attacker: Any, explainer: Any, batch: tuple[Tensor, Tensor]) -> list:
-    """Compute worker: one batch of images through every model."""
-    images, labels = batch
+
+def worst_images(job: Job, images: TestImages, per_model: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """Per model, the images whose map moved most (lowest top-k ∩), each with its index among the run's images,
+    label, top-k ∩, whether the prediction held, and a thumbnail when the dataset is loaded."""
+    detail, result = job.detail or {}, job.result or {}
+    cached = images.cached(result.get("dataset", ""))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for model, outcomes in (detail.get("per_image") or {}).items():
+        scored = [(v, i) for i, v in enumerate(outcomes["topk_intersection"]) if v is not None]
+        picks = []
+        for topk, i in sorted(scored)[:per_model]:
+            number = result["start"] + i
+            thumb = None
+            if cached is not None and number < len(cached[1]):
+                thumb = data_url(tensor_to_png(cached[0][number].float() / 255.0))
+            picks.append({"index": i, "number": number, "label": detail["labels"][i], "topk": topk,
+                          "robust": outcomes["robust"][i], "thumb": thumb})  # fmt: skip
+        out[model] = picks
+    return out
+
+
+def image_request(job_request: dict[str, Any], dataset: str, index: int) -> AttackRequest:
+    """The attack of a test-set run on one of its images (``index`` among the run's images), as an /attack request."""
+    fields = {k: v for k, v in job_request.items() if k in AttackRequest.model_fields}
+    return AttackRequest.model_validate({**fields, "test_image": f"{dataset}:{job_request['start'] + index}"})
+
+
+def _batch_job(
+    lab: Lab, req: EvaluationRequest, attacker: Any, explainer: Any, batch: tuple[Tensor, Tensor, int]
+) -> list:
+    """Compute worker: one piece of the run's images (from its image ``first``) through every model."""
+    images, labels, first = batch
     models = [lab.zoo.load(model_id)[0] for model_id in req.models]
     x = images.to(lab.device, torch.float32).div_(255.0)
     source = None if req.transfer_from is None else req.models.index(req.transfer_from)
-    return [attack_images(models, x, labels.to(lab.device), attacker, explainer, k=req.k, transfer_from=source)]
+    y = labels.to(lab.device)
+    return [attack_images(models, x, y, attacker, explainer, k=req.k, transfer_from=source, first=first)]
 
 
 async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
@@ -99,7 +152,7 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
     size = cards[0].input_size
     per_image = 2 * explainer_passes(explainer, size), attack_passes(attacker, size)
     lab.check_cost(len(cards), *per_image)  # one image must fit the budget of an /attack request
-    most = max(1, min(MAX_BATCH, lab.settings.max_gradient_evals // (sum(per_image) * len(cards))))
+    most = max(1, min(MAX_CHUNKS, lab.settings.max_gradient_evals // (sum(per_image) * len(cards) * CHUNK)))
     images, labels = await lab.test_images.get(datasets[0], req.start + req.n)
     images, labels = images[req.start :], labels[req.start :]
     titles = {card.id: card.title or card.id for card in cards}
@@ -126,27 +179,27 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
     async def work(job: Job) -> dict[str, Any]:
         gathered: list[dict[str, list]] = [{} for _ in req.models]
         run = partial(_batch_job, lab, req, attacker, explainer)
-        done, size = 0, 1  # the first batch is one image: it times the rest (and ramps up from there)
+        done, chunks = 0, 1  # the first piece is one chunk: it times the rest (and they ramp up from there)
         while done < req.n and not job.cancel_requested:
-            s = slice(done, min(done + size, req.n))
+            s = slice(done, min(done + chunks * CHUNK, req.n))
             start = time.perf_counter()
-            [outcomes] = await lab.wait(lab.worker.run(run, (images[s], labels[s])))
+            [outcomes] = await lab.wait(lab.worker.run(run, (images[s], labels[s], s.start)))
             seconds = time.perf_counter() - start
             gathered = [extend(g, o) for g, o in zip(gathered, outcomes, strict=True)]
             per_image = {m: g for m, g in zip(req.models, gathered, strict=True)}  # noqa: C416 - strict
             job.detail = {"labels": labels[: s.stop].tolist(), "per_image": per_image}
             job.advance(result(gathered), steps=s.stop - done)
-            done = s.stop
             attended = time.perf_counter() - lab.last_interactive < ATTENDED_S
-            size = next_batch(s.stop - s.start, seconds, lab.settings.job_piece_s if attended else None, most)
+            target = lab.settings.job_piece_s if attended else None
+            done, chunks = s.stop, next_batch(chunks, seconds, target, most)
         return result(gathered)
 
     return lab.jobs.start("test_set", req.n, request, work)
 
 
 def next_batch(size: int, seconds: float, target_s: float | None, most: int) -> int:
-    """The next batch's images: while people use the lab, sized so that its compute takes about ``target_s`` (a
-    request queued behind the job waits for at most the batch in progress); unattended (``None``), as large as
-    allowed, where the per-batch overhead weighs least. At most doubling, between 1 and ``most``."""
+    """The next piece's chunks: while people use the lab, as many as take about ``target_s`` (a request queued
+    behind the job waits for at most the piece in progress); unattended (``None``), as many as allowed. At most
+    doubling, between 1 and ``most``. The numbers do not depend on it: every chunk is seeded on its own."""
     wanted = most if target_s is None else int(size * target_s / max(seconds, 1e-3))
     return max(1, min(most, 2 * size, wanted))

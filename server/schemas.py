@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_BASE64_CHARS = 14_000_000  # ~10 MB of image bytes
+SOURCES = ("image", "gallery", "run", "test_image")  # the image fields of a request (an upload comes beside them)
 
 
 class ImageInput(BaseModel):
@@ -18,15 +19,20 @@ class ImageInput(BaseModel):
     image: str | None = Field(None, max_length=MAX_BASE64_CHARS, description="base64 PNG/JPEG/WebP or a data URL")
     gallery: str | None = Field(None, max_length=64, description="id of a gallery image, e.g. 'mnist-3' (GET /gallery)")
     run: str | None = Field(None, max_length=16, description="reuse the input image of a stored run (its run_id)")
+    test_image: str | None = Field(
+        None, pattern=r"^[a-z0-9_]{1,20}:\d{1,5}$", description="an image of a dataset's test split on the server, "
+        "e.g. 'mnist:123' (needs EXPLAINLAB_DATA; index below EXPLAINLAB_MAX_TEST_IMAGES)",
+    )  # fmt: skip
     invert: Literal["auto", "yes", "no"] = Field(
         "auto", description="grayscale models: invert dark-on-light images (auto: when the border is bright)"
     )
 
     @model_validator(mode="after")
     def _at_most_one_source(self) -> Self:
-        given = [name for name in ("image", "gallery", "run") if getattr(self, name)]
+        given = [name for name in SOURCES if getattr(self, name)]
         if len(given) > 1:  # none is checked with the upload (multipart), which is not a field here
-            raise ValueError(f"give exactly one image source: an upload, image (base64), gallery or run; got {given}")
+            raise ValueError(f"give exactly one image source: an upload, image (base64), gallery, run or test_image; "
+                             f"got {given}")  # fmt: skip
         return self
 
 

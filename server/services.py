@@ -29,7 +29,7 @@ from server.gallery import Gallery
 from server.jobs import Job, JobStore
 from server.limits import RateLimiter
 from server.runs import LRU, RunStore, content_key
-from server.schemas import AttackRequest, EvaluationRequest, ExplainRequest, SweepRequest
+from server.schemas import SOURCES, AttackRequest, EvaluationRequest, ExplainRequest, SweepRequest
 from server.settings import Settings
 from server.worker import ComputeWorker
 from server.zoo import Zoo
@@ -107,12 +107,12 @@ class Lab:
 
     # ---- inputs -------------------------------------------------------------------------------------------------
     async def source(self, req: ExplainRequest, upload: bytes | None) -> Source:
-        given = [n for n in ("image", "gallery", "run") if getattr(req, n)] + (["upload"] if upload is not None else [])
+        given = [n for n in SOURCES if getattr(req, n)] + (["upload"] if upload is not None else [])
         if len(given) != 1:
             raise ApiError(
                 422,
                 "invalid_parameter",
-                f"image: give exactly one image source (an upload, image as base64, gallery or run); got "
+                f"image: give exactly one image source (an upload, image as base64, gallery, run or test_image); got "
                 f"{', '.join(given) or 'none'}",
                 "image",
             )
@@ -122,6 +122,10 @@ class Lab:
             data, ref = parse_data_url(req.image, field="image"), {"upload": True}
         elif req.gallery:
             data, ref = self.gallery.read(req.gallery), {"gallery": req.gallery}
+        elif req.test_image:
+            image, label = await self.test_images.image(req.test_image)
+            ref = {"test_image": req.test_image, "label": label}
+            return Source(image, ref, await run_in_threadpool(_thumbnail_png, image))
         else:
             record = self.runs.load(req.run or "")
             if record is None:
@@ -199,7 +203,7 @@ class Lab:
             "cached": False,
             "total_ms": _ms(start),
         }
-        request = {**req.model_dump(exclude={"image", "run", "gallery"}), "source": source.ref}
+        request = {**req.model_dump(exclude=set(SOURCES)), "source": source.ref}
         await self._finish(key + str(req.raw), response, request, source)
         return response
 
@@ -274,7 +278,7 @@ class Lab:
             "cached": False,
             "total_ms": _ms(start),
         }
-        request = {**req.model_dump(exclude={"image", "run", "gallery"}), "source": source.ref}
+        request = {**req.model_dump(exclude=set(SOURCES)), "source": source.ref}
         await self._finish(key, response, request, source)
         return response
 
@@ -291,7 +295,7 @@ class Lab:
         at = [attack.model_copy(update={"attack_params": {**req.attack_params, "eps": e}}) for e in grid]
         points = [await self.prepare_attack(at[0], upload)]
         points += [await self.prepare_attack(point, source=points[0].source) for point in at[1:]]
-        request = {**req.model_dump(exclude={"image", "run", "gallery"}), "eps": grid, "source": points[0].source.ref}
+        request = {**req.model_dump(exclude=set(SOURCES)), "eps": grid, "source": points[0].source.ref}
 
         async def work(job: Job) -> dict[str, Any]:
             result: dict[str, Any] = {"models": req.models, "attack": req.attack, "method": req.method,

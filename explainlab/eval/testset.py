@@ -39,6 +39,9 @@ def _maps(model: nn.Module, x: Tensor, y: Tensor, explainer: Explainer) -> Tenso
     return saliency_map(explainer.explain(model, x, y).float()).double()
 
 
+CHUNK = 16  # images attacked and explained together: a run's numbers depend on these chunks, never on its batches
+
+
 def attack_images(
     models: Sequence[nn.Module],
     x: Tensor,
@@ -48,14 +51,34 @@ def attack_images(
     *,
     k: int | None = None,
     transfer_from: int | None = None,
+    first: int = 0,
 ) -> list[dict[str, list]]:
-    """One batch ``x`` (N, C, H, W) in [0, 1] with true labels ``y``: per model, per image, whether it was correct,
-    whether it still is after the attack, and (on originally-correct images, else None) top-k intersection, Spearman
-    and SSIM between the clean and the attacked map and the perturbation's L-inf size."""
+    """Images ``x`` (N, C, H, W) in [0, 1] with true labels ``y``, the run's images ``first..first+N-1``: per model,
+    per image, whether it was correct, whether it still is after the attack, and (on originally-correct images, else
+    None) top-k intersection, Spearman and SSIM between the clean and the attacked map and the perturbation's L-inf
+    size. Every ``CHUNK`` images (counted from the run's first) are attacked together with a generator seeded by the
+    attack's seed and the chunk, so the outcomes are the same however a caller splits the run (``first`` a multiple
+    of ``CHUNK``)."""
+    if first % CHUNK:
+        raise ValueError(f"first: a multiple of {CHUNK} (the chunks are counted from the run's first image)")
+    out: list[dict[str, list]] = [{} for _ in models]
+    for s in batches(len(y), CHUNK):
+        seed = int(getattr(attacker.params, "seed", 0)) * 1_000_003 + first + s.start
+        chunk = _attack_chunk(models, x[s], y[s], attacker, explainer, k, transfer_from, seed)
+        out = [extend(o, c) for o, c in zip(out, chunk, strict=True)]
+    return out
+
+
+def _attack_chunk(
+    models: Sequence[nn.Module], x: Tensor, y: Tensor, attacker: Attack, explainer: Explainer, k: int | None,
+    transfer_from: int | None, seed: int,
+) -> list[dict[str, list]]:  # fmt: skip
     k = default_k(*x.shape[-2:]) if k is None else min(k, x.shape[-2] * x.shape[-1])
-    crafted = None
-    if transfer_from is not None:
-        crafted = attacker.perturb(models[transfer_from], x, y)
+
+    def perturb(model: nn.Module, xs: Tensor, ys: Tensor) -> Tensor:
+        return attacker.perturb(model, xs, ys, generator=torch.Generator(device=x.device).manual_seed(seed))
+
+    crafted = None if transfer_from is None else perturb(models[transfer_from], x, y)
     out = []
     for model in models:
         correct = _labels(model, x) == y
@@ -64,7 +87,7 @@ def attack_images(
         scores = {name: [None] * len(y) for name in (*MAP_METRICS, "linf")}
         if len(idx):
             xs, ys = x[idx], y[idx]
-            x_adv = crafted[idx] if crafted is not None else attacker.perturb(model, xs, ys)
+            x_adv = crafted[idx] if crafted is not None else perturb(model, xs, ys)
             robust[idx] = _labels(model, x_adv) == ys
             before, after = _maps(model, xs, ys, explainer), _maps(model, x_adv, ys, explainer)
             values = {
@@ -120,14 +143,13 @@ def evaluate_images(
     *,
     k: int | None = None,
     transfer_from: int | None = None,
-    batch_size: int = 32,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, list]]:
-    """``attack_images`` over every image of ``x`` in batches; per model, every image's outcomes (``summarize``
-    each for the means). ``progress`` is called with the number of images done after each batch."""
+    """``attack_images`` over every image of ``x``; per model, every image's outcomes (``summarize`` each for the
+    means). ``progress`` is called with the number of images done after every 4 chunks."""
     gathered: list[dict[str, list]] = [{} for _ in models]
-    for s in batches(len(y), batch_size):
-        batch = attack_images(models, x[s], y[s], attacker, explainer, k=k, transfer_from=transfer_from)
+    for s in batches(len(y), 4 * CHUNK):
+        batch = attack_images(models, x[s], y[s], attacker, explainer, k=k, transfer_from=transfer_from, first=s.start)
         gathered = [extend(g, o) for g, o in zip(gathered, batch, strict=True)]
         if progress is not None:
             progress(s.stop)

@@ -1,5 +1,6 @@
 """Jobs over HTTP (design.md §5-6): POST /jobs/sweep or /runs/{id}/sweep start an ε sweep and answer at once,
-POST /jobs/evaluate or /runs/{id}/evaluate a test-set run (the attack over the first n test images);
+POST /jobs/evaluate or /runs/{id}/evaluate a test-set run (the attack over the first n test images), whose images
+open as attack runs (POST /jobs/{id}/images/{i});
 GET /jobs/{id} (JSON, or the job's page for browsers), GET /jobs/{id}/events (server-sent events until it ends),
 DELETE /jobs/{id} (or a form's POST /jobs/{id}/cancel) stops it after its current step."""
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from explainlab.compare import SWEEP_FRACTIONS
 from server.errors import ApiError, validation_error
+from server.evaluation import image_request
 from server.jobs import Job
 from server.limits import charge
 from server.routes import pages
@@ -95,6 +97,23 @@ async def evaluate_run(request: Request, run_id: str) -> Response:
         raise validation_error(error) from None
     charge(request, math.ceil(req.n / IMAGES_PER_TOKEN))
     return _started(request, await lab_of(request).start_evaluation(req))
+
+
+@router.post("/jobs/{job_id}/images/{index}", responses=JOB_ERRORS)
+async def job_image(request: Request, job_id: str, index: int) -> Response:
+    """A test-set run's attack on one of its images (``index`` 0..n-1 among them) as a normal attack run: the grid
+    for that image (a browser's form goes to its permalink)."""
+    found = lab_of(request).jobs.get(job_id)
+    if found.kind != "test_set" or not found.result:
+        raise ApiError(422, "not_a_test_set_run", "job: only a test-set run with results has images", "job_id")
+    if not 0 <= index < found.result.get("done_images", 0):
+        raise ApiError(422, "invalid_parameter", f"index: 0..{found.result.get('done_images', 0) - 1}", "index")
+    charge(request)
+    req = image_request(found.request, found.result["dataset"], index)
+    result = await lab_of(request).attack(req)
+    if wants_html(request) or request.headers.get("content-type", "").startswith("application/x-www-form"):
+        return RedirectResponse(result["permalink"], status_code=303)
+    return JSONResponse(result)
 
 
 @router.get("/jobs/{job_id}", responses=JOB_ERRORS)

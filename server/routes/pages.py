@@ -19,6 +19,7 @@ from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts
 from explainlab.zoo.store import read_report
 from server.charts import map_chart, robustness_chart, sweep_chart
 from server.errors import ApiError, validation_error
+from server.evaluation import worst_images
 from server.forms import form_fields, parse_params
 from server.jobs import Job
 from server.limits import charge
@@ -239,7 +240,8 @@ def _job_context(request: Request, job: Job) -> tuple[str, dict[str, Any]]:
     """The fragment that draws a job, and its context: an ε sweep's chart and table, a test-set run's table."""
     result = job.result or {}
     if job.kind == "test_set":
-        return "fragments/testset.html", {"job": job.public(), "result": result}
+        worst = worst_images(job, _lab(request).test_images)
+        return "fragments/testset.html", {"job": job.public(), "result": result, "worst": worst}
     rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
     chart = None
     if result.get("points"):

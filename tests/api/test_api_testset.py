@@ -100,3 +100,35 @@ def test_an_explain_run_cannot_be_run_over_test_images(client: httpx.Client, ids
     run = client.post("/explain", json={"gallery": "mnist-3", "models": ids[:1], "method": "saliency"}).json()
     answer = client.post(f"/runs/{run['run_id']}/evaluate")
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "not_an_attack"
+
+
+def test_a_test_set_runs_images_open_as_attack_runs(client: httpx.Client, ids: list[str]) -> None:
+    body = {"models": ids[:2], "method": "saliency", "attack": "fgsm", "attack_params": {"eps": 0.1}, "n": 6,
+            "start": 10}  # fmt: skip
+    job = wait(client, client.post("/jobs/evaluate", json=body).json()["job_id"])
+    run = client.post(f"/jobs/{job['job_id']}/images/2")
+    assert run.status_code == 200, run.text
+    grid = run.json()
+    assert [r["model"] for r in grid["rows"]] == ids[:2] and grid["attack"] == "fgsm"
+    assert grid["attack_params"]["eps"] == 0.1 and grid["method"] == "saliency"
+    stored = client.get(grid["permalink"]).json()
+    assert stored["request"]["source"] == {"test_image": "mnist:12", "label": 2}  # image 10 + 2 of our labels i % 10
+    form = client.post(f"/jobs/{job['job_id']}/images/2", headers={"accept": "text/html"})
+    assert form.status_code == 303 and form.headers["location"] == grid["permalink"]  # the same run, cached
+    assert client.post(f"/jobs/{job['job_id']}/images/6").json()["error"]["field"] == "index"
+    page = client.get(f"/jobs/{job['job_id']}", headers={"accept": "text/html"}).text
+    assert page.count('class="inline worst-image"') == sum(min(3, m["topk_intersection"]["n"]) for m in
+                                                           job["result"]["models"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "status", "field"),
+    [("mnist:3", 200, None), ("mnist:60", 422, "test_image"), (f"mnist:{MAX_TEST_IMAGES}", 422, "test_image"),
+     ("imagenet:1", 422, "test_image"), ("mnist", 422, "test_image")],
+)  # fmt: skip
+def test_a_test_image_is_an_image_source(client: httpx.Client, ids: list[str], source: str, status: int,
+                                         field: str | None) -> None:  # fmt: skip
+    answer = client.post("/explain", json={"test_image": source, "models": ids[:1], "method": "saliency"})
+    assert answer.status_code == status, answer.text
+    if field:
+        assert answer.json()["error"]["field"].startswith(field)

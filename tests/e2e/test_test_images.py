@@ -1,5 +1,6 @@
 """A test-set run from the lab on the shipped zoo and the real MNIST test set: the grid's attack and maps over the
-first 100 test images, followed live, one row per model with accuracies and map similarity (error bars)."""
+first 100 test images, followed live, one row per model with accuracies and map similarity (error bars), and the
+images where each model's map moved most, each one click from its grid."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def test_test_images_from_the_grid(page: Page, lab_url: str, shots: Path, shared
     with page.expect_download() as download:
         page.locator('#testset a[download^="explainlab-test-images-"]').click()
     assert download.value.suggested_filename.endswith(".json")
+    natural = page.locator('#testset .worst-model[data-model="mnist-small_cnn-natural-s0"] .worst-image')
+    expect(natural).to_have_count(3)  # the three images where natural training's map moved most, as thumbnails
+    expect(natural.first.locator("img")).to_be_visible()
+    natural.first.locator("button").click()  # opens that test image under the same attack: a normal run
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}$"), timeout=60_000)
+    expect(page.locator("#result-grid tr.model-row")).to_have_count(3)
 
 
 def test_without_javascript_the_job_page_shows_the_test_images(browser: Browser, lab_url: str,

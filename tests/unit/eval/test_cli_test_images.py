@@ -17,7 +17,7 @@ def _argv(world: SimpleNamespace, *extra: str) -> list[str]:
 
 
 def test_the_summary_matches_the_images(world: SimpleNamespace, capsys) -> None:
-    assert main(_argv(world, "--n", "20", "--start", "10", "--batch-size", "8", "--json")) == 0
+    assert main(_argv(world, "--n", "20", "--start", "10", "--json")) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["labels"] == world.y[10:30].tolist() and out["attack_params"]["eps"] == 0.1
     (summary,) = out["models"]

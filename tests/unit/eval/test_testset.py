@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from explainlab.attacks import ATTACKS
-from explainlab.eval.testset import attack_images, extend, summarize
+from explainlab.eval.testset import CHUNK, attack_images, extend, summarize
 from explainlab.explain import EXPLAINERS
 
 
@@ -70,3 +70,19 @@ def test_extend_appends_batches_in_order() -> None:
     one = {name: [1] for name in ("correct", "robust", "topk_intersection", "spearman", "ssim", "linf")}
     two = extend(extend({}, one), {name: [2] for name in one})
     assert two["correct"] == [1, 2] and one["correct"] == [1]
+
+
+def test_outcomes_do_not_depend_on_how_the_run_is_split(tiny_model) -> None:
+    c = CHUNK
+    x = torch.rand(2 * c + 4, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    y = _own_labels(tiny_model, x)
+    attacker = ATTACKS.create("pgd", {"eps": 0.3, "steps": 3, "step_size": 0.1, "random_start": True})
+    saliency = EXPLAINERS.create("saliency")
+    [whole] = attack_images([tiny_model], x, y, attacker, saliency)
+    [a] = attack_images([tiny_model], x[:c], y[:c], attacker, saliency)
+    [b] = attack_images([tiny_model], x[c:], y[c:], attacker, saliency, first=c)
+    assert extend(extend({}, a), b) == whole  # chunks of CHUNK images, each seeded by its place in the run
+    [shifted] = attack_images([tiny_model], x[c:], y[c:], attacker, saliency)  # other chunks, other random starts
+    assert shifted["spearman"] != whole["spearman"][c:]
+    with pytest.raises(ValueError, match=f"multiple of {c}"):
+        attack_images([tiny_model], x[3:], y[3:], attacker, saliency, first=3)
