@@ -210,3 +210,39 @@ def sweep_chart(result: dict[str, Any], colour: Callable[[str], int] | None = No
         note="Each point is the lab's grid at that budget (click it). Hollow points: the prediction flipped, so the "
         "map explains another class. ε = 0 is the clean map against itself.",
     )
+
+
+def testset_charts(result: dict[str, Any], colour: Callable[[str], int] | None = None) -> list[Chart]:
+    """An ε sweep over test images (``server/evaluation.py``): each model's accuracy under the attack and the mean
+    top-k ∩ of its maps against ε, ε = 0 being clean accuracy and the clean map against itself."""
+    points = result.get("points") or []
+    if not points:  # a single budget, or a sweep before its first images
+        return []
+    models = [m["model"] for m in points[0]["models"]]
+    charts = []
+    for metric, y_label, start in (("accuracy_under_attack", "acc. under attack %", None),
+                                   ("topk_intersection", "top-k ∩ %", 1.0)):  # fmt: skip
+        series = []
+        for index, model_id in enumerate(models):
+            label = short_id(model_id)
+            first = next(m for m in points[0]["models"] if m["model"] == model_id)
+            clean = start if start is not None else (first.get("clean_accuracy") or {}).get("mean")
+            values = [] if clean is None else [Value(0.0, clean, f"{label}: ε 0 → {100 * clean:.1f} %")]
+            for point in points:
+                stats = next(m for m in point["models"] if m["model"] == model_id).get(metric) or {}
+                if stats.get("mean") is not None:
+                    mean, se2 = 100 * stats["mean"], 100 * (stats["se2"] or 0)
+                    text = f"{label}: ε {eps_label(point['eps'])} → {mean:.1f} ± {se2:.1f} % (n = {stats['n']})"
+                    values.append(Value(point["eps"], stats["mean"], text))
+            series.append(Series(model_id, label, colour(model_id) if colour else index, values))
+        what = "accuracy under the attack" if start is None else "top-k ∩ of the maps, clean against attacked"
+        chart = line_chart(
+            series, title=f"{what} against ε over {result['n']} test images", y_label=y_label,
+            marker_eps=result.get("reference_eps"),
+            note="Each point: the mean over the test images (hover for ± two standard errors and n). ε = 0 is "
+            + ("clean accuracy." if start is None else "the clean map against itself; the maps are compared on the "
+               "images each model gets right."),
+        )  # fmt: skip
+        if chart is not None:
+            charts.append(chart)
+    return charts

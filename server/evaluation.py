@@ -16,6 +16,7 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from torch import Tensor
 
+from explainlab import compare
 from explainlab.attacks import ATTACKS
 from explainlab.data.specs import DATASETS, canonical_name
 from explainlab.errors import DataIntegrityError, DataNotFoundError, UnknownNameError
@@ -98,6 +99,8 @@ def worst_images(job: Job, images: TestImages, per_model: int = 3) -> dict[str, 
     """Per model, the images whose map moved most (lowest top-k ∩), each with its index among the run's images,
     label, top-k ∩, whether the prediction held, and a thumbnail when the dataset is loaded."""
     detail, result = job.detail or {}, job.result or {}
+    if result.get("points"):
+        return {}  # an ε sweep: its images are not one attack's
     cached = images.cached(result.get("dataset", ""))
     out: dict[str, list[dict[str, Any]]] = {}
     for model, outcomes in (detail.get("per_image") or {}).items():
@@ -156,6 +159,14 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
     images, labels = await lab.test_images.get(datasets[0], req.start + req.n)
     images, labels = images[req.start :], labels[req.start :]
     titles = {card.id: card.title or card.id for card in cards}
+    budgets: list[float | None] = [None]
+    if req.eps or req.sweep:
+        reference = compare.sweep_reference_eps(req.attack_params, attacker.params.eps,
+                                                [card.threat_model.eps for card in cards])  # fmt: skip
+        budgets = list(req.eps or compare.sweep_budgets(reference, attacker.params.norm))
+        attackers = [build(ATTACKS, req.attack, {**req.attack_params, "eps": e}, "attack") for e in budgets]
+    else:
+        attackers = [attacker]
     head = {
         "dataset": datasets[0],
         "start": req.start,
@@ -165,36 +176,50 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
         "method_params": explainer.params.model_dump(mode="json"),
     }
     request = {**req.model_dump(), **{k: head[k] for k in ("attack_params", "method_params")}}
+    if budgets != [None]:
+        request["eps"] = head["eps"] = budgets
+        head["reference_eps"] = reference
 
-    def result(gathered: list[dict[str, list]]) -> dict[str, Any]:
-        return {
-            **head,
-            "done_images": len(gathered[0].get("correct", [])),
-            "models": [
-                {"model": m, "short_id": short_id(m), "title": titles[m], **summarize(g)} if g else {"model": m}
-                for m, g in zip(req.models, gathered, strict=True)
-            ],
-        }
+    def summaries(gathered: list[dict[str, list]]) -> list[dict[str, Any]]:
+        return [
+            {"model": m, "short_id": short_id(m), "title": titles[m], **summarize(g)} if g else {"model": m}
+            for m, g in zip(req.models, gathered, strict=True)
+        ]
+
+    def result(points: list[tuple[float | None, list[dict[str, list]]]]) -> dict[str, Any]:
+        """The summaries of the budget in progress (or the last), and with budgets one point per budget."""
+        out = {**head, "done_images": len(points[-1][1][0].get("correct", [])), "models": summaries(points[-1][1])}
+        if budgets != [None]:
+            out["points"] = [{"eps": e, "models": summaries(g)} for e, g in points]
+        return out
 
     async def work(job: Job) -> dict[str, Any]:
-        gathered: list[dict[str, list]] = [{} for _ in req.models]
-        run = partial(_batch_job, lab, req, attacker, explainer)
-        done, chunks = 0, 1  # the first piece is one chunk: it times the rest (and they ramp up from there)
-        while done < req.n and not job.cancel_requested:
-            s = slice(done, min(done + chunks * CHUNK, req.n))
-            start = time.perf_counter()
-            [outcomes] = await lab.wait(lab.worker.run(run, (images[s], labels[s], s.start)))
-            seconds = time.perf_counter() - start
-            gathered = [extend(g, o) for g, o in zip(gathered, outcomes, strict=True)]
-            per_image = {m: g for m, g in zip(req.models, gathered, strict=True)}  # noqa: C416 - strict
-            job.detail = {"labels": labels[: s.stop].tolist(), "per_image": per_image}
-            job.advance(result(gathered), steps=s.stop - done)
-            attended = time.perf_counter() - lab.last_interactive < ATTENDED_S
-            target = lab.settings.job_piece_s if attended else None
-            done, chunks = s.stop, next_batch(chunks, seconds, target, most)
-        return result(gathered)
+        points: list[tuple[float | None, list[dict[str, list]]]] = []
+        for eps, budget_attacker in zip(budgets, attackers, strict=True):
+            if job.cancel_requested:
+                break
+            gathered: list[dict[str, list]] = [{} for _ in req.models]
+            points.append((eps, gathered))
+            run = partial(_batch_job, lab, req, budget_attacker, explainer)
+            done, chunks = 0, 1  # the first piece is one chunk: it times the rest (and they ramp up from there)
+            while done < req.n and not job.cancel_requested:
+                s = slice(done, min(done + chunks * CHUNK, req.n))
+                start = time.perf_counter()
+                [outcomes] = await lab.wait(lab.worker.run(run, (images[s], labels[s], s.start)))
+                seconds = time.perf_counter() - start
+                gathered = [extend(g, o) for g, o in zip(gathered, outcomes, strict=True)]
+                points[-1] = (eps, gathered)
+                per_image = dict(zip(req.models, gathered, strict=True))
+                job.detail = {"labels": labels[: s.stop].tolist(), "per_image": per_image,
+                              "points": [{"eps": e, "per_image": dict(zip(req.models, g, strict=True))}
+                                         for e, g in points] if budgets != [None] else None}  # fmt: skip
+                job.advance(result(points), steps=s.stop - done)
+                attended = time.perf_counter() - lab.last_interactive < ATTENDED_S
+                target = lab.settings.job_piece_s if attended else None
+                done, chunks = s.stop, next_batch(chunks, seconds, target, most)
+        return result(points) if points else {**head, "done_images": 0, "models": []}
 
-    return lab.jobs.start("test_set", req.n, request, work)
+    return lab.jobs.start("test_set", req.n * len(budgets), request, work)
 
 
 def next_batch(size: int, seconds: float, target_s: float | None, most: int) -> int:

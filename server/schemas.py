@@ -68,16 +68,10 @@ class AttackRequest(AttackChoice, ExplainRequest):
     pass
 
 
-class EvaluationRequest(AttackChoice, ModelsAndMap):
-    """The attack over the first ``n`` test images of the models' dataset (from ``start``), as a job: accuracy
-    before and after, and how far each model's map moves, with two standard errors."""
+class Budgets(BaseModel):
+    """Budgets of an ε sweep: sorted, without repeats, each > 0."""
 
-    n: int = Field(100, ge=1, le=10_000, description="test images (the server's limit: EXPLAINLAB_MAX_TEST_IMAGES)")
-    start: int = Field(0, ge=0, le=9_999, description="index of the first test image")
-
-
-class SweepRequest(AttackRequest):
-    """An attack repeated at several budgets on one image: how the prediction and the map give way as ε grows."""
+    model_config = ConfigDict(extra="forbid")
 
     eps: list[float] | None = Field(
         None,
@@ -96,6 +90,20 @@ class SweepRequest(AttackRequest):
             if len(self.eps) < 2:
                 raise ValueError("eps: give at least two different budgets")
         return self
+
+
+class SweepRequest(Budgets, AttackRequest):
+    """An attack repeated at several budgets on one image: how the prediction and the map give way as ε grows."""
+
+
+class EvaluationRequest(Budgets, AttackChoice, ModelsAndMap):
+    """The attack over the first ``n`` test images of the models' dataset (from ``start``), as a job: accuracy
+    before and after, and how far each model's map moves, with two standard errors. With ``eps`` (or ``sweep``) the
+    same at each budget: accuracy and map similarity against ε over the test images."""
+
+    n: int = Field(100, ge=1, le=10_000, description="test images (the server's limit: EXPLAINLAB_MAX_TEST_IMAGES)")
+    start: int = Field(0, ge=0, le=9_999, description="index of the first test image")
+    sweep: bool = Field(False, description="sweep the lab's default budgets (0.25-2 times ε) when eps is not given")
 
 
 class ClassProbability(BaseModel):

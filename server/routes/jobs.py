@@ -83,11 +83,12 @@ async def start_evaluation(request: Request) -> Response:
 
 @router.post("/runs/{run_id}/evaluate", status_code=202, responses=JOB_ERRORS)
 async def evaluate_run(request: Request, run_id: str) -> Response:
-    """A stored attack run's models, attack and maps over the test images (``n``, ``start`` as form or JSON fields)."""
+    """A stored attack run's models, attack and maps over the test images (``n``, ``start``, ``sweep`` or ``eps`` as
+    form or JSON fields)."""
     fields = _stored_attack(request, run_id, "run over the test images")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        given: Any = {k: v for k, v in (await request.form()).items() if k in ("n", "start") and v != ""}
+        given: Any = {k: v for k, v in (await request.form()).items() if k in ("n", "start", "sweep") and v != ""}
     else:
         given = await parse_json_object(request)
     keep = {k: v for k, v in fields.items() if k in EvaluationRequest.model_fields}

@@ -17,7 +17,7 @@ from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
 from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts, seed_spread
 from explainlab.zoo.store import read_report
-from server.charts import map_chart, robustness_chart, sweep_chart
+from server.charts import map_chart, robustness_chart, sweep_chart, testset_charts
 from server.errors import ApiError, validation_error
 from server.evaluation import worst_images
 from server.forms import form_fields, parse_params
@@ -241,7 +241,9 @@ def _job_context(request: Request, job: Job) -> tuple[str, dict[str, Any]]:
     result = job.result or {}
     if job.kind == "test_set":
         worst = worst_images(job, _lab(request).test_images)
-        return "fragments/testset.html", {"job": job.public(), "result": result, "worst": worst}
+        rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
+        charts = testset_charts(result, colour=lambda model_id: _hue(rows[model_id]) if model_id in rows else 9)
+        return "fragments/testset.html", {"job": job.public(), "result": result, "worst": worst, "charts": charts}
     rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
     chart = None
     if result.get("points"):

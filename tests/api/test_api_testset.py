@@ -132,3 +132,29 @@ def test_a_test_image_is_an_image_source(client: httpx.Client, ids: list[str], s
     assert answer.status_code == status, answer.text
     if field:
         assert answer.json()["error"]["field"].startswith(field)
+
+
+def test_an_eps_sweep_over_test_images_runs_every_budget(client: httpx.Client, ids: list[str]) -> None:
+    body = {"models": ids[:2], "method": "saliency", "attack": "fgsm", "attack_params": {"eps": 0.2}, "n": 10,
+            "eps": [0.3, 0.1, 0.2]}  # fmt: skip
+    job = client.post("/jobs/evaluate", json=body).json()
+    assert job["total"] == 30 and job["request"]["eps"] == [0.1, 0.2, 0.3]
+    assert client.get(f"/jobs/{job['job_id']}", headers={"accept": "text/html"}).status_code == 200  # before results
+    done = wait(client, job["job_id"])
+    points = done["result"]["points"]
+    assert [p["eps"] for p in points] == [0.1, 0.2, 0.3] and done["result"]["reference_eps"] == 0.2
+    for point in points:
+        for model in point["models"]:
+            assert model["n"] == 10 and (model["max_linf"] is None or model["max_linf"] <= point["eps"] + 1e-6)
+    clean = {m["model"]: m["clean_accuracy"]["mean"] for m in points[0]["models"]}
+    assert all(m["clean_accuracy"]["mean"] == clean[m["model"]] for p in points for m in p["models"])  # same images
+    assert done["result"]["models"] == points[-1]["models"]  # the table shows the last budget
+    page = client.get(f"/jobs/{job['job_id']}", headers={"accept": "text/html"}).text
+    assert page.count('data-chart="testset"') == 2 and page.count("<tr data-eps=") == 3
+    assert 'class="inline worst-image"' not in page  # a sweep's images are not one attack's
+    run = client.post("/attack", json={"gallery": "mnist-3", "models": ids[:1], "attack": "fgsm",
+                                       "attack_params": {"eps": 0.1}, "method": "saliency"}).json()  # fmt: skip
+    swept = client.post(f"/runs/{run['run_id']}/evaluate", data={"n": "5", "sweep": "true"})  # the lab's form
+    assert swept.status_code == 303
+    later = wait(client, swept.headers["location"].removeprefix("/jobs/"))
+    assert later["request"]["eps"] == [0.025, 0.05, 0.075, 0.1, 0.15, 0.2] and later["state"] == "done"

@@ -49,15 +49,21 @@ def test_test_images_from_the_grid(page: Page, lab_url: str, shots: Path, shared
     expect(page.locator("#result-grid tr.model-row")).to_have_count(3)
 
 
-def test_without_javascript_the_job_page_shows_the_test_images(browser: Browser, lab_url: str,
-                                                               shared_data: Path) -> None:  # fmt: skip
+def test_an_eps_sweep_over_test_images_without_javascript(browser: Browser, lab_url: str, shots: Path,
+                                                          shared_data: Path) -> None:  # fmt: skip
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(lab_url + "/")
+    page.locator("#method").select_option("saliency")  # IG-50 maps at 6 x 100 images would take minutes
     page.get_by_role("button", name="Run").click()
     expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}$"), timeout=60_000)
+    page.locator("#test-images-sweep").check()  # at 6 budgets: accuracy and map similarity against ε
     page.locator("#test-images").click()  # a plain form post with n = 100: 303 to the job's page
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f]{16}$"))
-    expect(page.locator('section.testset[data-state="done"]')).to_be_visible(timeout=180_000)
+    expect(page.locator('section.testset[data-state="done"]')).to_be_visible(timeout=240_000)
     expect(page.locator(".testset-table tbody tr")).to_have_count(3)
+    expect(page.locator('figure[data-chart="testset"]')).to_have_count(2)
+    expect(page.locator('figure[data-chart="testset"]').first.locator("g.series")).to_have_count(3)
+    expect(page.locator(".testset-sweep tbody tr")).to_have_count(6)
+    page.screenshot(path=str(shots / "test-images-sweep.png"), full_page=True)
     context.close()

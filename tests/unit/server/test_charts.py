@@ -49,3 +49,21 @@ def test_eps_curve_reads_the_sweep_check() -> None:
     assert eps_curve(None) is None and eps_curve({"checks": {}}) is None
     report["checks"]["eps_not_monotone"]["details"]["eps"] = [0.0]  # lengths disagree: no curve rather than a wrong one
     assert eps_curve(report) is None
+
+
+def test_testset_charts_draw_accuracy_and_map_similarity_against_eps() -> None:
+    from server.charts import testset_charts
+
+    def model(acc: float, topk: float) -> dict:
+        return {"model": "m-a-s0", "clean_accuracy": {"mean": 1.0}, "accuracy_under_attack": {"mean": acc, "se2": 0.1,
+                "n": 10}, "topk_intersection": {"mean": topk, "se2": 0.05, "n": 10}}  # fmt: skip
+
+    assert testset_charts({}) == [] and testset_charts({"n": 10, "points": []}) == []  # before the first images
+    result = {"n": 10, "reference_eps": 0.2, "points": [{"eps": 0.1, "models": [model(0.8, 0.7)]},
+                                                        {"eps": 0.2, "models": [model(0.5, 0.4)]}]}  # fmt: skip
+    accuracy, maps = testset_charts(result)
+    assert [len(line.points) for line in accuracy.lines] == [3] and "10 test images" in accuracy.title
+    assert [p[2].split("→")[1].strip() for p in accuracy.lines[0].points] == ["100.0 %", "80.0 ± 10.0 % (n = 10)",
+                                                                            "50.0 ± 10.0 % (n = 10)"]  # fmt: skip
+    assert maps.lines[0].points[0][1] < maps.lines[0].points[-1][1]  # 100 % at ε = 0 drawn highest (SVG y grows down)
+    assert accuracy.marker is not None and accuracy.marker[1] == "ε = 0.2"
