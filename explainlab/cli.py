@@ -1,4 +1,5 @@
-"""The ``explainlab`` command line: describe, data, train, evaluate, sweep, test-images, map-curve, zoo, serve."""
+"""The ``explainlab`` command line: describe, data, train, evaluate, sweep, test-images, map-curve, zoo, serve,
+access-token."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from explainlab.access_tokens import add_token, read_tokens
 from explainlab.cli_lab import add_lab_arguments, add_params_flags, run_import, run_sweep, run_test_images
 from explainlab.import_settings import ImportSettings
 from explainlab.runtime import configure_runtime
@@ -140,14 +143,30 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stderr.write('error: the web extra is not installed: pip install -e ".[web]" (or run make serve)\n')
         return 2
     flags = ("models_dir", "MODELS"), ("data_dir", "DATA"), ("device", "DEVICE"), ("host", "HOST"), ("port", "PORT")
-    for flag, variable in flags:
+    for flag, variable in [*flags, ("access_tokens", "ACCESS_TOKENS")]:
         value = getattr(args, flag)
         if value is not None:
             os.environ[f"EXPLAINLAB_{variable}"] = str(value)
     host = os.environ.get("EXPLAINLAB_HOST", "127.0.0.1")
     port = int(os.environ.get("EXPLAINLAB_PORT", "8000"))
+    tokens = os.environ.get("EXPLAINLAB_ACCESS_TOKENS")
+    if tokens:
+        users = len(read_tokens(Path(tokens)))  # a bad file stops here with its line named
+        sys.stderr.write(f"explainlab: demo access on: {users} tokens in {tokens}\n")
+    elif host not in ("127.0.0.1", "localhost", "::1"):
+        note = "--access-tokens FILE asks for a token (explainlab access-token NAME --file FILE)"
+        sys.stderr.write(f"explainlab: note: anyone who reaches {host}:{port} can use this lab; {note}\n")
     sys.stderr.write(f"explainlab: serving the lab on http://{host}:{port} (API docs at /docs)\n")
     uvicorn.run("server.main:create_app", factory=True, host=host, port=port, workers=1, log_level=args.log_level)
+    return 0
+
+
+def _access_token(args: argparse.Namespace) -> int:
+    """Append a token for ``name`` and print it with the sign-in link's form; remove the line to revoke it."""
+    token = add_token(Path(args.file), args.name)
+    sys.stdout.write(f"{token}\n")
+    sys.stderr.write(f"added {args.name!r} to {args.file}; serve with --access-tokens {args.file} and share "
+                     f"http://<host>:<port>/?token={token} (or the token, for Authorization: Bearer)\n")  # fmt: skip
     return 0
 
 
@@ -232,8 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--models-dir", default=None, help="zoo folder (default: the shipped models/)")
     serve.add_argument("--data-dir", default=None, help="datasets for test-set runs (default: $EXPLAINLAB_DATA)")
     serve.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="default auto")
+    serve.add_argument(
+        "--access-tokens", default=None, metavar="FILE", help="token file: ask every visitor for a token (demo access)"
+    )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(func=_serve)
+    access = sub.add_parser("access-token", help="add a user's access token to a token file (demo access)")
+    access.add_argument("name", help="who the token is for: 1-64 letters, digits or . _ @ -")
+    access.add_argument("--file", required=True, help="token file (created readable by its owner only)")
+    access.set_defaults(func=_access_token)
     return parser
 
 

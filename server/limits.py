@@ -1,9 +1,9 @@
 """A per-client rate limit for the compute endpoints, for a lab shown in public (peers.md §4 item 11: demo operations).
 
-A token bucket per client address: ``per_minute`` tokens, refilled continuously, bursts up to the same number. Each
-compute request takes one token, a sweep one per budget, a test-set run one per 10 images; a request that finds too
-few answers 429 with the seconds to wait. Off (no limit) when ``per_minute`` is 0, the default for a lab on one's own
-machine.
+A token bucket per client (the signed-in user with demo access, else the address): ``per_minute`` tokens, refilled
+continuously, bursts up to the same number. Each compute request takes one token, a sweep one per budget, a test-set
+run one per 10 images; a request that finds too few answers 429 with the seconds to wait. Off (no limit) when
+``per_minute`` is 0, the default for a lab on one's own machine.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class RateLimiter:
 
 def charge(request: Request, cost: int = 1) -> None:
     """Take ``cost`` compute requests from the caller's bucket (a no-op when the lab has no rate limit). The caller is
-    the connection's address; behind a reverse proxy on the same host, uvicorn has already taken it from the proxy's
-    X-Forwarded-For (its default ``--forwarded-allow-ips 127.0.0.1``), so each client keeps its own bucket."""
-    client = request.client.host if request.client else "unknown"
+    the signed-in user where the lab has demo access (server/access.py), else the connection's address; behind a
+    reverse proxy on the same host, uvicorn has already taken that from the proxy's X-Forwarded-For (its default
+    ``--forwarded-allow-ips 127.0.0.1``), so each client keeps its own bucket."""
+    user = getattr(request.state, "user", None)
+    client = f"user {user}" if user else request.client.host if request.client else "unknown"
     request.app.state.lab.limiter.take(client, cost)

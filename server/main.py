@@ -16,8 +16,9 @@ from explainlab.provenance import resolve_device
 from explainlab.runtime import configure_runtime
 from explainlab.zoo.listing import short_id
 from server import errors
+from server.access import AccessGate, AccessList
 from server.errors import ApiError
-from server.routes import api, jobs, pages
+from server.routes import api, jobs, pages, signin
 from server.services import Lab
 from server.settings import Settings
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.lab, app.state.templates, app.state.settings = lab, templates, settings
+    app.state.access = AccessList(settings.access_tokens) if settings.access_tokens else None
     app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
 
     def render_page_error(request: Request, error: ApiError) -> HTMLResponse:
@@ -69,4 +71,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(jobs.router)
     app.include_router(pages.router)
+    app.include_router(signin.router)
+    if app.state.access is not None:
+        app.add_middleware(AccessGate, access=app.state.access)
+        declare_bearer_auth(app)
     return app
+
+
+def declare_bearer_auth(app: FastAPI) -> None:
+    """With demo access on, the OpenAPI document says that every operation takes a bearer token (/docs: Authorize)."""
+    plain = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = plain()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "accessToken": {"type": "http", "scheme": "bearer", "description": "a token of the lab's token file"}
+            }
+            schema["security"] = [{"accessToken": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

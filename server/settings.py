@@ -56,6 +56,11 @@ class Settings(BaseModel):
         description="compute time a test-set run's batch aims at: requests wait about this long behind a running job",
     )
     max_test_images: int = Field(1000, ge=1, le=10_000, description="test images a test-set run may take")
+    access_tokens: Path | None = Field(
+        None,
+        description="token file ('name token' lines): when set, every page and API call needs one of its tokens "
+        "(a lab shown to others; re-read when it changes). Unset: open to whoever reaches the port",
+    )
     job_history: int = Field(64, ge=1, description="finished jobs kept in memory (each is also stored with the runs)")
 
     @classmethod
