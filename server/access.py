@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlencode
@@ -31,6 +32,16 @@ COOKIE = "explainlab_access"
 COOKIE_DAYS = 30
 OPEN_PATHS = frozenset({"/healthz", "/login", "/logout", "/favicon.ico"})
 OPEN_PREFIX = "/static/"
+LINK_TOKEN = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+class RedactLinkTokens(logging.Filter):
+    """Keeps a shared link's token out of the access log (uvicorn logs every request's path with its query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(LINK_TOKEN.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 class AccessList:

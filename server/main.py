@@ -16,7 +16,7 @@ from explainlab.provenance import resolve_device
 from explainlab.runtime import configure_runtime
 from explainlab.zoo.listing import short_id
 from server import errors
-from server.access import AccessGate, AccessList
+from server.access import AccessGate, AccessList, RedactLinkTokens
 from server.errors import ApiError
 from server.routes import api, jobs, pages, signin
 from server.services import Lab
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(signin.router)
     if app.state.access is not None:
         app.add_middleware(AccessGate, access=app.state.access)
+        logging.getLogger("uvicorn.access").addFilter(RedactLinkTokens())
         declare_bearer_auth(app)
     return app
 

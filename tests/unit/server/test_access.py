@@ -4,6 +4,7 @@ keeps the last good tokens, and sign-in redirects stay on this site."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from explainlab.access_tokens import TokenFileError, add_token, parse_tokens, read_tokens
-from server.access import AccessList, safe_next
+from server.access import AccessList, RedactLinkTokens, safe_next
 
 GOOD = "a" * 20
 
@@ -102,3 +103,10 @@ def test_a_bad_file_stops_the_server_at_start(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_sign_in_goes_back_only_to_this_site(target: str | None, goes: str) -> None:
     assert safe_next(target) == goes
+
+
+def test_a_shared_links_token_is_kept_out_of_the_access_log() -> None:
+    args = ("127.0.0.1:5000", "GET", f"/runs/ab?x=1&token={GOOD}&y=2", "1.1", 303)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', args, None)
+    assert RedactLinkTokens().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /runs/ab?x=1&token=<redacted>&y=2 HTTP/1.1" 303'
