@@ -115,6 +115,19 @@ def map_to_png(s: torch.Tensor | np.ndarray, vmax: float, cmap: str = "heat", sc
     return encode_png(Image.fromarray(rgb), scale)
 
 
+CERTIFICATE_COLOURS = {1: (243, 130, 30), 0: (28, 24, 38), -1: (150, 150, 150)}  # important, unimportant, none
+
+
+def certificate_png(verdict: torch.Tensor | np.ndarray, scale: int = 1) -> bytes:
+    """PNG of a certified map's (H, W) verdicts: certified important orange, certified unimportant near-black, no
+    certificate grey (explainlab/eval/certified_map.py)."""
+    v = _as_array(verdict).astype(np.int64)
+    rgb = np.zeros((*v.shape, 3), dtype=np.uint8)
+    for value, colour in CERTIFICATE_COLOURS.items():
+        rgb[v == value] = colour
+    return encode_png(Image.fromarray(rgb), scale)
+
+
 def perturbation_png(delta: torch.Tensor | np.ndarray, eps: float | None, scale: int = 1) -> bytes:
     """Heat map of max over channels of |delta|, divided by the L-inf budget ``eps``.
 

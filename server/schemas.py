@@ -68,6 +68,15 @@ class AttackRequest(AttackChoice, ExplainRequest):
     pass
 
 
+class CertifyRequest(ModelsAndMap, ImageInput):
+    """Certify each model's map of one image by randomized smoothing (explainlab/eval/certified_map.py)."""
+
+    method: str = Field("saliency", description="attribution method whose map is certified (GET /methods)")
+    certify_params: dict[str, Any] = Field(
+        default_factory=dict, description="sigma, n, top_fraction, tau, alpha, batch, seed (GET /methods: certify)"
+    )
+
+
 class Budgets(BaseModel):
     """Budgets of an ε sweep: sorted, without repeats, each > 0."""
 

@@ -142,7 +142,7 @@ class Lab:
             raise ApiError(422, "invalid_parameter", "models: each model id at most once", "models")
         return [self.zoo.card(model_id) for model_id in ids]
 
-    def check_cost(self, n_models: int, method_passes: int, attack_passes: int = 0) -> None:
+    def check_cost(self, n_models: int, method_passes: int, attack_passes: int = 0, field: str | None = None) -> None:
         """Refuse a request whose estimated forward/backward passes exceed the server's budget (never a hang)."""
         total = (attack_passes + method_passes) * n_models
         if total > self.settings.max_gradient_evals:
@@ -152,7 +152,7 @@ class Lab:
                 f"this request needs about {total:,} forward/backward passes; the server's limit is "
                 f"{self.settings.max_gradient_evals:,} (EXPLAINLAB_MAX_GRADIENT_EVALS): lower steps, restarts or "
                 "samples, or use fewer models",
-                "attack_params" if attack_passes > method_passes else "method_params",
+                field or ("attack_params" if attack_passes > method_passes else "method_params"),
             )
 
     async def inputs(self, source: Source, cards: list[ModelCard], invert: str) -> list[Tensor]:
@@ -178,7 +178,7 @@ class Lab:
         self.check_cost(len(cards), explainer_passes(explainer, cards[0].input_size))
         source = await self.source(req, upload)
         params = explainer.params.model_dump(mode="json")
-        key = content_key("explain", _image_key(source.image), req.models, req.method, params, req.target, req.invert)
+        key = content_key("explain", image_key(source.image), req.models, req.method, params, req.target, req.invert)
         run_id = key[:16]
         if (hit := self.results.get(key + str(req.raw))) is not None:
             return {**hit, "cached": True, "total_ms": _ms(start)}
@@ -255,7 +255,7 @@ class Lab:
         attack_params = attacker.params.model_dump(mode="json")
         method_params = explainer.params.model_dump(mode="json")
         key = content_key(
-            "attack", _image_key(source.image), req.models, req.method, method_params, req.attack, attack_params,
+            "attack", image_key(source.image), req.models, req.method, method_params, req.attack, attack_params,
             req.transfer_from, req.k, req.invert, req.raw,
         )  # fmt: skip
         run_id = key[:16]
@@ -373,7 +373,7 @@ def sweep_point(response: dict[str, Any]) -> dict[str, Any]:
     return {"eps": eps, "run_id": response["run_id"], "permalink": response["permalink"], "rows": rows}
 
 
-def _image_key(image: Image.Image) -> str:
+def image_key(image: Image.Image) -> str:
     return content_key(image.mode, image.size, hashlib.sha256(image.tobytes()).hexdigest())
 
 

@@ -37,7 +37,7 @@ IMPORTANT, UNIMPORTANT, ABSTAIN = 1, 0, -1
 class CertifyParams(Params):
     """The smoothing and the test behind a certified map."""
 
-    sigma: float = Field(0.25, gt=0.0, le=1.0, description="std of the Gaussian noise on [0, 1] pixels (L2 smoothing)")
+    sigma: float = Field(0.12, gt=0.0, le=1.0, description="std of the Gaussian noise on [0, 1] pixels (L2 smoothing)")
     n: int = Field(200, ge=10, le=10_000, description="noisy samples (each costs one map of the chosen method)")
     top_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="share of pixels that count as important in a map")
     tau: float = Field(

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from explainlab import __version__
 from explainlab.attacks import ATTACKS
+from explainlab.eval.certified_map import CertifyParams
 from explainlab.explain import EXPLAINERS
 from explainlab.training import METHODS
 from explainlab.zoo.store import read_report
@@ -38,7 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 LIST_FIELDS = ("models", "eps")
-JSON_FIELDS = ("method_params", "attack_params")
+JSON_FIELDS = ("method_params", "attack_params", "certify_params")
 
 
 def lab_of(request: Request) -> Lab:
@@ -161,8 +162,14 @@ async def model(request: Request, model_id: str) -> Any:
 
 @router.get("/methods")
 async def methods() -> dict[str, Any]:
-    """Attribution methods and attacks with their parameter JSON schemas (plus the training methods)."""
-    return {"explainers": EXPLAINERS.describe(), "attacks": ATTACKS.describe(), "training": METHODS.describe()}
+    """Attribution methods and attacks with their parameter JSON schemas (plus the training methods, and the
+    parameters of POST /certify)."""
+    return {
+        "explainers": EXPLAINERS.describe(),
+        "attacks": ATTACKS.describe(),
+        "training": METHODS.describe(),
+        "certify": {"params_schema": CertifyParams.model_json_schema()},
+    }
 
 
 @router.get("/gallery")
