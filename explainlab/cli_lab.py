@@ -66,6 +66,17 @@ def _params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads(args.attack_params or "{}"), json.loads(args.method_params or "{}")
 
 
+def loaded_models(args: argparse.Namespace) -> tuple[list, str]:
+    """``--models`` loaded, and the one dataset they share (else an error)."""
+    from explainlab.errors import IncompatibleError
+
+    loaded = _loaded(args)
+    datasets = sorted({card.dataset for _, card in loaded})
+    if len(datasets) > 1:
+        raise IncompatibleError(f"--models: the models must share one dataset; got {', '.join(datasets)}")
+    return loaded, datasets[0]
+
+
 def _loaded(args: argparse.Namespace) -> list:
     from explainlab.errors import IncompatibleError
     from explainlab.zoo.listing import resolve_model_dir
@@ -125,7 +136,6 @@ def run_test_images(args: argparse.Namespace) -> int:
 
     from explainlab.attacks import ATTACKS
     from explainlab.data import load_dataset
-    from explainlab.errors import IncompatibleError
     from explainlab.eval.testset import evaluate_images, summarize
     from explainlab.explain import EXPLAINERS
     from explainlab.zoo.listing import short_id
@@ -138,14 +148,11 @@ def run_test_images(args: argparse.Namespace) -> int:
     if args.n < 1 or args.start < 0:
         sys.stderr.write("error: --n must be at least 1, --start at least 0\n")
         return 2
-    loaded = _loaded(args)
-    datasets = sorted({card.dataset for _, card in loaded})
-    if len(datasets) > 1:
-        raise IncompatibleError(f"--models: the models must share one dataset; got {', '.join(datasets)}")
+    loaded, dataset = loaded_models(args)
     attacker, explainer = ATTACKS.create(args.attack, params), EXPLAINERS.create(args.method, method_params)
-    data = load_dataset(datasets[0], "test", args.data_dir)
+    data = load_dataset(dataset, "test", args.data_dir)
     if args.start + args.n > len(data):
-        sys.stderr.write(f"error: --start + --n: the {datasets[0]} test split has {len(data)} images\n")
+        sys.stderr.write(f"error: --start + --n: the {dataset} test split has {len(data)} images\n")
         return 2
     part = data.subset(slice(args.start, args.start + args.n))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -157,7 +164,7 @@ def run_test_images(args: argparse.Namespace) -> int:
     ids = [card.id for _, card in loaded]
     summaries = [{"model": i, **summarize(g)} for i, g in zip(ids, gathered, strict=True)]
     if args.json:
-        out = {"dataset": datasets[0], "start": args.start, "n": args.n, "attack": args.attack,
+        out = {"dataset": dataset, "start": args.start, "n": args.n, "attack": args.attack,
                "attack_params": attacker.params.model_dump(mode="json"), "method": args.method,
                "method_params": explainer.params.model_dump(mode="json"), "models": summaries,
                "labels": part.labels.tolist(), "per_image": dict(zip(ids, gathered, strict=True))}  # fmt: skip
@@ -165,7 +172,7 @@ def run_test_images(args: argparse.Namespace) -> int:
         return 0
     pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
     head = ("model", "clean %", "under attack %", "success %", "top-k ∩ %", "Spearman", "SSIM", "max L-inf")
-    sys.stdout.write(f"{datasets[0]} test images {args.start}-{args.start + args.n - 1}, {args.attack}, maps: "
+    sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.n - 1}, {args.attack}, maps: "
                      f"{args.method}\n" + "  ".join(f"{h:>16}" for h in head) + "\n")  # fmt: skip
     for s in summaries:
         cells = [short_id(s["model"]), pct(s["clean_accuracy"]), pct(s["accuracy_under_attack"]),

@@ -108,7 +108,7 @@ def extend(gathered: dict[str, list], batch: dict[str, list]) -> dict[str, list]
     return {name: [*gathered.get(name, []), *batch[name]] for name in OUTCOMES}
 
 
-def _mean_2se(values: Sequence[float | bool | None]) -> dict[str, float | int | None]:
+def mean_2se(values: Sequence[float | bool | None]) -> dict[str, float | int | None]:
     v = [float(x) for x in values if x is not None]
     n = len(v)
     if not n:
@@ -126,10 +126,10 @@ def summarize(outcomes: dict[str, list]) -> dict[str, Any]:
     linf = [v for v in outcomes["linf"] if v is not None]
     return {
         "n": len(correct),
-        "clean_accuracy": _mean_2se(correct),
-        "accuracy_under_attack": _mean_2se(robust),
-        "attack_success": _mean_2se(broken),
-        **{name: _mean_2se(outcomes[name]) for name in MAP_METRICS},
+        "clean_accuracy": mean_2se(correct),
+        "accuracy_under_attack": mean_2se(robust),
+        "attack_success": mean_2se(broken),
+        **{name: mean_2se(outcomes[name]) for name in MAP_METRICS},
         "max_linf": max(linf) if linf else None,
     }
 

@@ -1,0 +1,44 @@
+"""``explainlab certify``: certified maps over the first test images, per model, without a server."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from scipy import stats
+
+from explainlab.cli import main
+
+
+def _argv(world: SimpleNamespace, *extra: str) -> list[str]:
+    return ["certify", "--models", world.card.id, "--models-dir", str(world.models_dir), "--data-dir",
+            str(world.data_dir), "--n", "30", "--sigma", "0.2", *extra]  # fmt: skip
+
+
+def test_the_summary_matches_the_images(world: SimpleNamespace, capsys) -> None:
+    assert main(_argv(world, "--images", "8", "--start", "4", "--json")) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"]["sigma"] == 0.2 and out["params"]["n"] == 30 and out["images"] == 8
+    (summary,) = out["models"]
+    rows = summary["per_image"]
+    with torch.no_grad():
+        predicted = world.model(world.x[4:12]).argmax(1)
+    assert [r["label"] for r in rows] == predicted.tolist()
+    assert [r["correct"] for r in rows] == (predicted == world.y[4:12]).tolist()
+    assert summary["accuracy"]["mean"] == pytest.approx(sum(r["correct"] for r in rows) / 8)
+    assert summary["certified_share"]["mean"] == pytest.approx(sum(r["certified_share"] for r in rows) / 8)
+    assert summary["radius"] == pytest.approx(0.2 * stats.norm.ppf(0.75))
+    assert all(r["certified_correct"] <= r["smoothed_correct"] for r in rows)  # certified at R implies right
+    assert main(_argv(world, "--images", "3")) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("mnist test images 0-2, maps: saliency, sigma 0.2, n 30") and "R = 0.1349" in table[0]
+    assert table[2].split()[0] == "natural"
+
+
+@pytest.mark.parametrize(("extra", "text"), [(["--images", "0"], "at least 1"), (["--start", "55", "--images", "9"],
+                                              "has 60"), (["--tau", "0.4"], "greater than 0.5")])  # fmt: skip
+def test_bad_input_is_a_message(world: SimpleNamespace, capsys, extra: list, text: str) -> None:
+    assert main(_argv(world, *extra)) == 2
+    assert text in capsys.readouterr().err
