@@ -330,6 +330,14 @@ def attack_body(image_b64: str, models: list[str], ig_steps: int = 50, pgd_steps
     }
 
 
+def start_job(http: httpx.Client, path: str, body: dict[str, Any]) -> str:
+    """POST a job (``/jobs/sweep``, ``/jobs/evaluate``) and return its id; anything but 202 is an error."""
+    started = http.post(path, json=body)
+    if started.status_code != 202:
+        raise RuntimeError(f"{path}: {started.status_code} {started.text[:300]}")
+    return started.json()["job_id"]
+
+
 def error_of(result: Result) -> dict[str, Any]:
     """The ``error`` object of an error response ({} when there is none)."""
     error = (result.body or {}).get("error")

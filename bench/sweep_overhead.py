@@ -61,10 +61,7 @@ def requests_arm(http: Any, body: dict[str, Any]) -> float:
 def sweep_arm(http: Any, body: dict[str, Any]) -> tuple[float, int]:
     """The same budgets as one job, from the POST to its ``done`` event: (wall time in s, events seen)."""
     start = time.perf_counter()
-    started = http.post("/jobs/sweep", json={**body, "eps": BUDGETS})
-    if started.status_code != 202:
-        raise RuntimeError(f"/jobs/sweep: {started.status_code} {started.text[:300]}")
-    job, events, last = started.json()["job_id"], 0, None
+    job, events, last = serving.start_job(http, "/jobs/sweep", {**body, "eps": BUDGETS}), 0, None
     with http.stream("GET", f"/jobs/{job}/events") as stream:
         for line in stream.iter_lines():
             if line.startswith("event: "):

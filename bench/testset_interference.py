@@ -69,10 +69,7 @@ def explain_arm(http: Any, images: serving.Variants, first: int, n: int, models:
 def start_job(http: Any, models: list[str]) -> str:
     body = {"models": models, "attack": "pgd", "attack_params": {"eps": 0.3, "steps": 40}, "method": "saliency",
             "n": JOB_IMAGES}  # fmt: skip
-    started = http.post("/jobs/evaluate", json=body)
-    if started.status_code != 202:
-        raise RuntimeError(f"/jobs/evaluate: {started.status_code} {started.text[:300]}")
-    job = started.json()["job_id"]
+    job = serving.start_job(http, "/jobs/evaluate", body)
     deadline = time.monotonic() + 60
     while http.get(f"/jobs/{job}").json()["done"] < 8:  # busy for real: its first batches have run
         if time.monotonic() > deadline:
