@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 
 from explainlab.cli_lab import add_params_flags, params_from_flags
 
@@ -25,6 +26,11 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     add_params_flags(certify, CertifyParams)
     certify.add_argument("--json", action="store_true", help="the summaries and every image's certificate")
     certify.set_defaults(func=run_certify)
+
+
+def _progress(model_id: str, total: int, done: int) -> None:
+    if done % 50 == 0 or done == total:
+        sys.stderr.write(f"{model_id}: {done} of {total} images\n")
 
 
 def run_certify(args: argparse.Namespace) -> int:
@@ -49,7 +55,7 @@ def run_certify(args: argparse.Namespace) -> int:
     results = []
     for model, card in loaded:
         started = time.perf_counter()
-        rows = certify_images(model.eval(), x, y, explainer, params)
+        rows = certify_images(model.eval(), x, y, explainer, params, partial(_progress, card.id, len(y)))
         results.append({"model": card.id, "seconds": time.perf_counter() - started, **summarize_certificates(rows),
                         "per_image": rows})  # fmt: skip
     if args.json:
