@@ -7,7 +7,10 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 from explainlab.cli_lab import add_params_flags, params_from_flags
 
@@ -25,7 +28,20 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     certify.add_argument("--start", type=int, default=0, help="index of the first test image")
     add_params_flags(certify, CertifyParams)
     certify.add_argument("--json", action="store_true", help="the summaries and every image's certificate")
+    certify.add_argument("--write", action="store_true", help="also store each summary as <model>/certified_map.json")
     certify.set_defaults(func=run_certify)
+
+
+def write_certified(directory: Path, head: dict[str, Any], result: dict[str, Any]) -> Path:
+    """``<model dir>/certified_map.json``: the run's settings and hardware, and one model's summary (no per-image rows)
+    with the time it took."""
+    from explainlab.zoo.store import CERTIFIED_MAP
+
+    summary = {k: v for k, v in result.items() if k != "per_image"}
+    record = {**head, **summary, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    path = Path(directory) / CERTIFIED_MAP
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def _progress(model_id: str, total: int, done: int) -> None:
@@ -34,11 +50,14 @@ def _progress(model_id: str, total: int, done: int) -> None:
 
 
 def run_certify(args: argparse.Namespace) -> int:
+    import torch
+
     from explainlab.cli_lab import loaded_models
     from explainlab.data import load_dataset
     from explainlab.eval.certified_map import CertifyParams, certify_images, summarize_certificates
     from explainlab.explain import EXPLAINERS
-    from explainlab.zoo.listing import short_id
+    from explainlab.provenance import hardware
+    from explainlab.zoo.listing import resolve_model_dir, short_id
 
     if args.images < 1 or args.start < 0:
         sys.stderr.write("error: --images must be at least 1, --start at least 0\n")
@@ -58,18 +77,22 @@ def run_certify(args: argparse.Namespace) -> int:
         rows = certify_images(model.eval(), x, y, explainer, params, partial(_progress, card.id, len(y)))
         results.append({"model": card.id, "seconds": time.perf_counter() - started, **summarize_certificates(rows),
                         "per_image": rows})  # fmt: skip
+    head = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
+            "method_params": explainer.params.model_dump(mode="json"),
+            "params": params.model_dump(mode="json"), "hardware": hardware(torch.device("cpu"))}  # fmt: skip
+    if args.write:
+        for model_arg, result in zip(args.models, results, strict=True):
+            write_certified(resolve_model_dir(model_arg, args.models_dir), head, result)
     if args.json:
-        out = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
-               "method_params": explainer.params.model_dump(mode="json"),
-               "params": params.model_dump(mode="json"), "models": results}  # fmt: skip
+        out = {**head, "models": results}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
     pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
-    head = ("model", "certified %", "top-k certified %", "no cert. %", "accuracy %", "smoothed %", "cert. at R %", "s")
+    columns = ("model", "certified %", "top-k certified %", "no cert. %", "accuracy %", "smoothed %", "at R %", "s")
     sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.images - 1}, maps: {args.method}, "
                      f"sigma {params.sigma}, n {params.n}, tau {params.tau}, alpha {params.alpha}: "
                      f"radius R = {results[0]['radius']:.4f} (L2)\n")  # fmt: skip
-    sys.stdout.write("  ".join(f"{h:>18}" for h in head) + "\n")
+    sys.stdout.write("  ".join(f"{h:>18}" for h in columns) + "\n")
     for r in results:
         cells = [short_id(r["model"]), pct(r["certified_share"]), pct(r["important_certified_of_k"]),
                  pct(r["abstained_share"]), pct(r["accuracy"]), pct(r["smoothed_accuracy"]),

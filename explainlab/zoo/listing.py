@@ -14,7 +14,7 @@ from typing import Any
 
 from explainlab.errors import CheckpointError
 from explainlab.eval.per_example import decode_per_example
-from explainlab.zoo.store import CARD, MAP_CURVE, REPORT, read_card
+from explainlab.zoo.store import CARD, CERTIFIED_MAP, MAP_CURVE, REPORT, read_card
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,17 @@ def map_curve(directory: Path) -> dict[str, Any] | None:
     return {**curve, "n": data.get("n_attacked"), "steps": settings.get("steps"), "map": settings.get("explainer")}
 
 
+def certified_map(directory: Path) -> dict[str, Any] | None:
+    """Certified maps over test images (``explainlab certify --write``, ``certified_map.json``), if measured: the
+    settings, the L2 radius and the means with two standard errors (``{"mean", "se2", "n"}``)."""
+    data = _read_report(directory, CERTIFIED_MAP)
+    if data is None or not isinstance(data.get("important_certified_of_k"), dict):
+        return None
+    keys = ("method", "params", "images", "radius", "certified_share", "important_certified_of_k", "abstained_share",
+            "smoothed_accuracy", "certified_accuracy")  # fmt: skip
+    return {k: data.get(k) for k in keys}
+
+
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget
 
 
@@ -156,6 +167,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "headline": headline(report),
         "eps_curve": eps_curve(report),
         "map_curve": map_curve(directory),
+        "certified_map": certified_map(directory),
         "strong_attacks": strong_attacks(directory),
         **report_notes(report),
     }

@@ -17,6 +17,7 @@ from explainlab.zoo.card import ModelCard
 
 WEIGHTS, CARD, REPORT = "weights.safetensors", "card.json", "report.json"
 MAP_CURVE = "map_curve.json"  # explainlab map-curve: the saliency map's top-k intersection against eps
+CERTIFIED_MAP = "certified_map.json"  # explainlab certify --write: certified maps over test images (summary)
 
 
 def _sha256(path: Path) -> str:

@@ -10,6 +10,8 @@ import torch
 from scipy import stats
 
 from explainlab.cli import main
+from explainlab.zoo.listing import describe_model
+from explainlab.zoo.store import CERTIFIED_MAP
 
 
 def _argv(world: SimpleNamespace, *extra: str) -> list[str]:
@@ -35,6 +37,16 @@ def test_the_summary_matches_the_images(world: SimpleNamespace, capsys) -> None:
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("mnist test images 0-2, maps: saliency, sigma 0.2, n 30") and "R = 0.1349" in table[0]
     assert table[2].split()[0] == "natural"
+
+
+def test_write_stores_the_summary_beside_the_card(world: SimpleNamespace, capsys) -> None:
+    assert main(_argv(world, "--images", "4", "--write")) == 0
+    capsys.readouterr()
+    stored = json.loads((world.models_dir / world.card.id / CERTIFIED_MAP).read_text())
+    assert stored["model"] == world.card.id and stored["images"] == 4 and "per_image" not in stored
+    assert stored["params"]["sigma"] == 0.2 and stored["hardware"].startswith("CPU")
+    row = describe_model(world.models_dir / world.card.id)["certified_map"]
+    assert row["important_certified_of_k"] == stored["important_certified_of_k"] and row["images"] == 4
 
 
 @pytest.mark.parametrize(("extra", "text"), [(["--images", "0"], "at least 1"), (["--start", "55", "--images", "9"],
