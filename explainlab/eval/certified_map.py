@@ -8,9 +8,9 @@ class y]; its smoothed version g_i(x) is the answer h_i(x + δ), δ ~ N(0, σ²I
 pixel is certified when its majority answer holds with probability above τ, tested with a binomial test (doubled: the
 majority is chosen from the same samples) and Holm's correction over all pixels, so that with probability at least
 1 − α no certified pixel is wrong. Each certified pixel then keeps its answer for every ‖δ‖₂ < R = σ Φ⁻¹(τ) (Cohen et
-al. 2019, Theorem 1). Certified pixels lose no accuracy to abstained ones: a pixel either carries a certificate or says
-it has none. The same samples give the smoothed classifier's class with a Clopper-Pearson lower bound on its
-probability (Bonferroni over the classes) and its radius σ Φ⁻¹(p_lower), where p_lower > 1/2.
+al. 2019, Theorem 1); a pixel that passes no test abstains: it says it has no certificate. The same samples give
+the smoothed classifier's class with a Clopper-Pearson lower bound on its probability (Bonferroni over the classes)
+and its radius σ Φ⁻¹(p_lower), where p_lower > 1/2.
 
 The noise is added in pixel space ([0, 1], before the model's normalization) and not clipped, as in Cohen et al.;
 the map is explained for the clean input's predicted class throughout.
@@ -61,6 +61,7 @@ class MapCertificate:
     smoothed_lower: float  # lower confidence bound of that class's probability under the noise
     smoothed_radius: float  # its certified L2 radius (0 when it abstains)
     n: int
+    dims: int  # numbers in the input (C * H * W): an L-inf ball of radius e has L2 radius e * sqrt(dims)
 
     def summary(self) -> dict[str, Any]:
         pixels = self.verdict.numel()
@@ -71,7 +72,7 @@ class MapCertificate:
             "n": self.n,
             "k": self.k,
             "radius": self.radius,
-            "linf_equivalent": self.radius / math.sqrt(pixels),  # the largest L∞ ball of one channel inside the L2 one
+            "linf_equivalent": self.radius / math.sqrt(self.dims),  # the largest L∞ ball inside the L2 one
             "certified_share": (important + unimportant) / pixels,
             "certified_important": important,
             "certified_unimportant": unimportant,
@@ -150,6 +151,7 @@ def certify_map(model: nn.Module, x: Tensor, explainer: Explainer, params: Certi
         smoothed_lower=smoothed[1],
         smoothed_radius=smoothed[2],
         n=p.n,
+        dims=x[0].numel(),
     )
 
 

@@ -48,7 +48,14 @@ def test_a_linear_models_map_is_certified_everywhere_with_its_top_k() -> None:
     assert cert.smoothed_radius == pytest.approx(0.3 * stats.norm.ppf(lower))
     summary = cert.summary()
     assert summary["certified_share"] == 1.0 and summary["certified_important"] == k and summary["abstained"] == 0
-    assert summary["linf_equivalent"] == pytest.approx(cert.radius / 6)
+    assert summary["linf_equivalent"] == pytest.approx(cert.radius / 6)  # one channel: sqrt(36 numbers)
+
+
+def test_the_linf_equivalent_counts_every_channel() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 2)).eval()
+    cert = certify_map(model, torch.rand(1, 3, 4, 4), EXPLAINERS["saliency"](), CertifyParams(n=20))
+    assert cert.verdict.shape == (4, 4) and cert.summary()["linf_equivalent"] == pytest.approx(cert.radius / 48**0.5)
 
 
 def test_the_pixel_test_certifies_exactly_above_its_boundary() -> None:
