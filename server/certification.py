@@ -21,8 +21,6 @@ from server.runs import content_key
 from server.schemas import CertifyRequest
 from server.services import Lab, image_key
 
-CELL_SCALE = 1  # PNGs at the model's resolution; the page scales them up without smoothing
-
 
 def certify_params(values: dict[str, Any]) -> CertifyParams:
     try:
