@@ -28,20 +28,35 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     certify.add_argument("--start", type=int, default=0, help="index of the first test image")
     add_params_flags(certify, CertifyParams)
     certify.add_argument("--json", action="store_true", help="the summaries and every image's certificate")
-    certify.add_argument("--write", action="store_true", help="also store each summary as <model>/certified_map.json")
+    certify.add_argument("--write", action="store_true", help="also store each summary in <model>/certified_map.json (one run per sigma)")
     certify.set_defaults(func=run_certify)
 
 
 def write_certified(directory: Path, head: dict[str, Any], result: dict[str, Any]) -> Path:
-    """``<model dir>/certified_map.json``: the run's settings and hardware, and one model's summary (no per-image rows)
-    with the time it took."""
+    """Add one model's summary (no per-image rows) with the run's settings and hardware to ``<model dir>/
+    certified_map.json``, a list of runs by σ: a run with the same settings but σ replaces the old one."""
     from explainlab.zoo.store import CERTIFIED_MAP
 
     summary = {k: v for k, v in result.items() if k != "per_image"}
     record = {**head, **summary, "created": datetime.now(UTC).isoformat(timespec="seconds")}
     path = Path(directory) / CERTIFIED_MAP
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    runs = []
+    if path.is_file():
+        try:
+            runs = json.loads(path.read_text()).get("runs", [])
+        except (OSError, ValueError, AttributeError):
+            runs = []
+    runs = [r for r in runs if _settings(r) != _settings(record)] + [record]
+    runs.sort(key=lambda r: (r["params"]["sigma"], r.get("method", "")))
+    path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     return path
+
+
+def _settings(run: dict[str, Any]) -> tuple:
+    """What makes two runs the same measurement (the seed and the batch size do not change its meaning)."""
+    params = {k: v for k, v in (run.get("params") or {}).items() if k not in ("seed", "batch")}
+    method_params = json.dumps(run.get("method_params"), sort_keys=True)
+    return run.get("method"), method_params, run.get("start"), run.get("images"), json.dumps(params, sort_keys=True)
 
 
 def _progress(model_id: str, total: int, done: int) -> None:

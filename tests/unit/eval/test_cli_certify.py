@@ -42,11 +42,18 @@ def test_the_summary_matches_the_images(world: SimpleNamespace, capsys) -> None:
 def test_write_stores_the_summary_beside_the_card(world: SimpleNamespace, capsys) -> None:
     assert main(_argv(world, "--images", "4", "--write")) == 0
     capsys.readouterr()
-    stored = json.loads((world.models_dir / world.card.id / CERTIFIED_MAP).read_text())
+    stored = json.loads((world.models_dir / world.card.id / CERTIFIED_MAP).read_text())["runs"][0]
     assert stored["model"] == world.card.id and stored["images"] == 4 and "per_image" not in stored
     assert stored["params"]["sigma"] == 0.2 and stored["hardware"].startswith("CPU")
     row = describe_model(world.models_dir / world.card.id)["certified_map"]
     assert row["important_certified_of_k"] == stored["important_certified_of_k"] and row["images"] == 4
+    assert main(_argv(world, "--images", "4", "--write", "--sigma", "0.12")) == 0  # another sigma: a second run
+    assert main(_argv(world, "--images", "4", "--write", "--seed", "3")) == 0  # the first sigma again: replaced
+    capsys.readouterr()
+    runs = json.loads((world.models_dir / world.card.id / CERTIFIED_MAP).read_text())["runs"]
+    assert [r["params"]["sigma"] for r in runs] == [0.12, 0.2] and runs[1]["params"]["seed"] == 3
+    row = describe_model(world.models_dir / world.card.id)["certified_map"]
+    assert row["params"]["sigma"] == 0.12 and [r["params"]["sigma"] for r in row["by_sigma"]] == [0.12, 0.2]
 
 
 @pytest.mark.parametrize(("extra", "text"), [(["--images", "0"], "at least 1"), (["--start", "55", "--images", "9"],
