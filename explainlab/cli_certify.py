@@ -28,7 +28,9 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     certify.add_argument("--start", type=int, default=0, help="index of the first test image")
     add_params_flags(certify, CertifyParams)
     certify.add_argument("--json", action="store_true", help="the summaries and every image's certificate")
-    certify.add_argument("--write", action="store_true", help="also store each summary in <model>/certified_map.json (one run per sigma)")
+    certify.add_argument(
+        "--write", action="store_true", help="also store each summary in <model>/certified_map.json (one run per sigma)"
+    )
     certify.set_defaults(func=run_certify)
 
 
