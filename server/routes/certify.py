@@ -49,6 +49,7 @@ async def certify_run(request: Request, run_id: str) -> Response:
         raise validation_error(error) from None
     charge(request)
     result = await certify(lab_of(request), req)
-    context = {"certified": result, "run_id": run_id}
+    attacked = {row["model"]: row.get("l2") for row in record["response"].get("rows", []) if row.get("l2") is not None}
+    context = {"certified": result, "run_id": run_id, "attack_l2": attacked}
     name = "fragments/certify.html" if request.headers.get("hx-request") == "true" else "certify.html"
     return request.app.state.templates.TemplateResponse(request, name, context)

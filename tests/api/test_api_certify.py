@@ -56,6 +56,12 @@ def test_a_runs_certify_form(client: httpx.Client, ids: list[str]) -> None:
     refused = client.post(f"/runs/{run['run_id']}/certify", data={"method": "integrated_gradients"})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "method"
     assert client.post("/runs/0123456789abcdef/certify", data={}).status_code == 404
+    attack = client.post("/attack", json={"gallery": "mnist-2", "models": ids[:1], "method": "saliency",
+                                          "attack": "fgsm", "attack_params": {"eps": 0.1}}).json()  # fmt: skip
+    l2 = attack["rows"][0]["l2"]
+    beside = client.post(f"/runs/{attack['run_id']}/certify", data={"n": "30"}, headers={"hx-request": "true"}).text
+    assert 'data-code="attack_vs_radius"' in beside and f"moved the input by L2 {l2:.2f}" in beside
+    assert "beyond what the certificates cover" in beside  # FGSM at 0.1 over 784 pixels: L2 about 2.8, R 0.08
 
 
 def test_methods_lists_the_certificates_params(client: httpx.Client) -> None:
