@@ -35,30 +35,12 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def write_certified(directory: Path, head: dict[str, Any], result: dict[str, Any]) -> Path:
-    """Add one model's summary (no per-image rows) with the run's settings and hardware to ``<model dir>/
-    certified_map.json``, a list of runs by σ: a run with the same settings but σ replaces the old one."""
-    from explainlab.zoo.store import CERTIFIED_MAP
+    """One model's summary (no per-image rows) with the run's settings and hardware, added to ``<model dir>/
+    certified_map.json`` (``zoo.store.write_certified``: one run per σ)."""
+    from explainlab.zoo.store import write_certified as store
 
     summary = {k: v for k, v in result.items() if k != "per_image"}
-    record = {**head, **summary, "created": datetime.now(UTC).isoformat(timespec="seconds")}
-    path = Path(directory) / CERTIFIED_MAP
-    runs = []
-    if path.is_file():
-        try:
-            runs = json.loads(path.read_text()).get("runs", [])
-        except (OSError, ValueError, AttributeError):
-            runs = []
-    runs = [r for r in runs if _settings(r) != _settings(record)] + [record]
-    runs.sort(key=lambda r: (r["params"]["sigma"], r.get("method", "")))
-    path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
-    return path
-
-
-def _settings(run: dict[str, Any]) -> tuple:
-    """What makes two runs the same measurement (the seed and the batch size do not change its meaning)."""
-    params = {k: v for k, v in (run.get("params") or {}).items() if k not in ("seed", "batch")}
-    method_params = json.dumps(run.get("method_params"), sort_keys=True)
-    return run.get("method"), method_params, run.get("start"), run.get("images"), json.dumps(params, sort_keys=True)
+    return store(directory, {**head, **summary, "created": datetime.now(UTC).isoformat(timespec="seconds")})
 
 
 def _progress(model_id: str, total: int, done: int) -> None:

@@ -186,18 +186,25 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
             for m, g in zip(req.models, gathered, strict=True)
         ]
 
+    finished: list[list[dict[str, Any]]] = []  # the summaries of the budgets done: they no longer change
+
     def result(points: list[tuple[float | None, list[dict[str, list]]]]) -> dict[str, Any]:
         """The summaries of the budget in progress (or the last), and with budgets one point per budget."""
-        out = {**head, "done_images": len(points[-1][1][0].get("correct", [])), "models": summaries(points[-1][1])}
+        latest = summaries(points[-1][1])
+        out = {**head, "done_images": len(points[-1][1][0].get("correct", [])), "models": latest}
         if budgets != [None]:
-            out["points"] = [{"eps": e, "models": summaries(g)} for e, g in points]
+            done = finished[: len(points) - 1] + [latest]
+            out["points"] = [{"eps": e, "models": m} for (e, _), m in zip(points, done, strict=True)]
         return out
 
     async def work(job: Job) -> dict[str, Any]:
         points: list[tuple[float | None, list[dict[str, list]]]] = []
+        all_labels = labels[: req.n].tolist()
         for eps, budget_attacker in zip(budgets, attackers, strict=True):
             if job.cancel_requested:
                 break
+            if points:
+                finished.append(summaries(points[-1][1]))
             gathered: list[dict[str, list]] = [{} for _ in req.models]
             points.append((eps, gathered))
             run = partial(_batch_job, lab, req, budget_attacker, explainer)
@@ -210,7 +217,7 @@ async def start_evaluation(lab: Lab, req: EvaluationRequest) -> Job:
                 gathered = [extend(g, o) for g, o in zip(gathered, outcomes, strict=True)]
                 points[-1] = (eps, gathered)
                 per_image = dict(zip(req.models, gathered, strict=True))
-                job.detail = {"labels": labels[: s.stop].tolist(), "per_image": per_image,
+                job.detail = {"labels": all_labels[: s.stop], "per_image": per_image,
                               "points": [{"eps": e, "per_image": dict(zip(req.models, g, strict=True))}
                                          for e, g in points] if budgets != [None] else None}  # fmt: skip
                 job.advance(result(points), steps=s.stop - done)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from explainlab.errors import CheckpointError
 from explainlab.eval.per_example import decode_per_example
-from explainlab.zoo.store import CARD, CERTIFIED_MAP, MAP_CURVE, REPORT, read_card
+from explainlab.zoo.store import CARD, CERTIFIED_MAP, MAP_CURVE, REPORT, certified_settings, read_card
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +124,12 @@ def certified_map(directory: Path) -> dict[str, Any] | None:
     if not runs:
         return None
     main = next((r for r in runs if r["params"].get("sigma") == DEFAULT_SIGMA), runs[0])
-    same = [r for r in runs if _sigma_free(r) == _sigma_free(main)]
+    key = partial(certified_settings, ignore=("sigma", "seed", "batch"))
+    same = [r for r in runs if key(r) == key(main)]
     return {
         **{k: main.get(k) for k in CERTIFIED_KEYS},
         "by_sigma": [{k: r.get(k) for k in CERTIFIED_KEYS} for r in same],
     }
-
-
-def _sigma_free(run: dict[str, Any]) -> tuple:
-    params = {k: v for k, v in run["params"].items() if k not in ("sigma", "seed", "batch")}
-    return run.get("method"), run.get("images"), json.dumps(params, sort_keys=True)
 
 
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget

@@ -20,6 +20,30 @@ MAP_CURVE = "map_curve.json"  # explainlab map-curve: the saliency map's top-k i
 CERTIFIED_MAP = "certified_map.json"  # explainlab certify --write: certified maps over test images (summary)
 
 
+def certified_settings(run: dict, ignore: tuple[str, ...] = ("seed", "batch")) -> tuple:
+    """What makes two certified-map runs the same measurement: method, its params, the images and the certificate's
+    params but ``ignore`` (the seed and the batch size do not change what is measured)."""
+    params = {k: v for k, v in (run.get("params") or {}).items() if k not in ignore}
+    return (run.get("method"), json.dumps(run.get("method_params"), sort_keys=True), run.get("start"),
+            run.get("images"), json.dumps(params, sort_keys=True))  # fmt: skip
+
+
+def write_certified(directory: str | Path, record: dict) -> Path:
+    """Add one certified-map run to ``<directory>/certified_map.json`` (a list of runs in σ order); a run of the same
+    measurement (``certified_settings``) replaces the old one."""
+    path = Path(directory) / CERTIFIED_MAP
+    runs = []
+    if path.is_file():
+        try:
+            runs = json.loads(path.read_text()).get("runs", [])
+        except (OSError, ValueError, AttributeError):
+            runs = []
+    runs = [r for r in runs if certified_settings(r) != certified_settings(record)] + [record]
+    runs.sort(key=lambda r: (r["params"]["sigma"], r.get("method", "")))
+    path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    return path
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

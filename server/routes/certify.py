@@ -14,6 +14,7 @@ from server.certification import certify
 from server.errors import ApiError, validation_error
 from server.limits import charge
 from server.routes.api import ERRORS, body_doc, lab_of, parse_run_request, stored_run
+from server.routes.pages import render_page
 from server.schemas import CertifyRequest
 
 router = APIRouter()
@@ -52,4 +53,4 @@ async def certify_run(request: Request, run_id: str) -> Response:
     attacked = {row["model"]: row.get("l2") for row in record["response"].get("rows", []) if row.get("l2") is not None}
     context = {"certified": result, "run_id": run_id, "attack_l2": attacked}
     name = "fragments/certify.html" if request.headers.get("hx-request") == "true" else "certify.html"
-    return request.app.state.templates.TemplateResponse(request, name, context)
+    return render_page(request, name, context)

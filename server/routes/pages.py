@@ -34,7 +34,8 @@ def _lab(request: Request) -> Any:
     return request.app.state.lab
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+def render_page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    """A template (page or fragment) with the request in its context."""
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -109,7 +110,7 @@ def _first_gallery(gallery: dict[str, list[dict]], dataset: str) -> str | None:
 
 @router.get("/", response_class=HTMLResponse)
 async def lab_page(request: Request) -> HTMLResponse:
-    return _page(request, "lab.html", lab_context(request))
+    return render_page(request, "lab.html", lab_context(request))
 
 
 @router.get("/fragments/params", response_class=HTMLResponse)
@@ -126,7 +127,7 @@ async def params_fragment(
     except LookupError as error:
         raise ApiError(422, "unknown_name", str(error), kind) from None
     fields = form_fields(member.Params.model_json_schema(), prefix)
-    return _page(request, "fragments/params.html", {"fields": fields, "prefix": prefix})
+    return render_page(request, "fragments/params.html", {"fields": fields, "prefix": prefix})
 
 
 async def _form_request(form: FormData, settings: Any) -> tuple[Any, bytes | None]:
@@ -181,7 +182,7 @@ async def lab_run(request: Request) -> Response:
     lab = _lab(request)
     result = await (lab.attack(req, upload) if isinstance(req, AttackRequest) else lab.explain(req, upload))
     if request.headers.get("hx-request") == "true":
-        response = _page(request, "fragments/result.html", {"result": result})
+        response = render_page(request, "fragments/result.html", {"result": result})
         response.headers["HX-Push-Url"] = result["permalink"]
         return response
     return RedirectResponse(result["permalink"], status_code=303)
@@ -190,7 +191,7 @@ async def lab_run(request: Request) -> Response:
 def run_page(request: Request, record: dict[str, Any]) -> HTMLResponse:
     form = {**record["request"], "source": {"run": record["response"]["run_id"]}, "source_kind": "run"}
     form.setdefault("attack", NO_ATTACK)
-    return _page(request, "lab.html", lab_context(request, form, record))
+    return render_page(request, "lab.html", lab_context(request, form, record))
 
 
 def models_page(request: Request) -> HTMLResponse:
@@ -206,7 +207,7 @@ def models_page(request: Request) -> HTMLResponse:
         for ds, parts in groups.items()
     }
     broken = [r for r in rows if r.get("error")]
-    return _page(request, "models.html", {"datasets": groups, "charts": charts, "broken": broken})
+    return render_page(request, "models.html", {"datasets": groups, "charts": charts, "broken": broken})
 
 
 def _hue(row: dict[str, Any]) -> int:
@@ -229,7 +230,7 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
         robustness_chart(shown, model_id, f"Robust accuracy against ε: {row['short_id']}{against}", _hue),
         map_chart(shown, model_id, f"Saliency map kept (top-k ∩) against ε: {row['short_id']}{against}", _hue),
     ]
-    return _page(
+    return render_page(
         request,
         "model.html",
         {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"]), "charts": charts},
@@ -239,27 +240,28 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
 def _job_context(request: Request, job: Job) -> tuple[str, dict[str, Any]]:
     """The fragment that draws a job, and its context: an ε sweep's chart and table, a test-set run's table."""
     result = job.result or {}
+    rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
+
+    def colour(model_id: str) -> int:
+        return _hue(rows[model_id]) if model_id in rows else 9
+
     if job.kind == "test_set":
         worst = worst_images(job, _lab(request).test_images)
-        rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
-        charts = testset_charts(result, colour=lambda model_id: _hue(rows[model_id]) if model_id in rows else 9)
+        charts = testset_charts(result, colour=colour)
         return "fragments/testset.html", {"job": job.public(), "result": result, "worst": worst, "charts": charts}
-    rows = {row["id"]: row for row in _lab(request).zoo.rows() if not row.get("error")}
-    chart = None
-    if result.get("points"):
-        chart = sweep_chart(result, colour=lambda model_id: _hue(rows[model_id]) if model_id in rows else 9)
+    chart = sweep_chart(result, colour=colour) if result.get("points") else None
     return "fragments/sweep.html", {"job": job.public(), "chart": chart, "result": result}
 
 
 def job_page(request: Request, job: Job) -> HTMLResponse:
     """A job followed without JavaScript: the page reloads itself every second until the job ends."""
     fragment, context = _job_context(request, job)
-    return _page(request, "job.html", {**context, "fragment": fragment})
+    return render_page(request, "job.html", {**context, "fragment": fragment})
 
 
 def job_fragment(request: Request, job: Job) -> HTMLResponse:
     """The same, for the lab's script to swap in under the grid."""
-    return _page(request, *_job_context(request, job))
+    return render_page(request, *_job_context(request, job))
 
 
 @router.get("/leaderboard", response_class=HTMLResponse)
@@ -270,7 +272,7 @@ async def leaderboard(request: Request) -> HTMLResponse:
     for claim in check_claims(_lab(request).zoo.root, _lab(request).zoo.rows()):
         parts = claims.setdefault(claim["dataset"], {"main": [], "more": []})
         parts["main" if claim["main"] else "more"].append(claim)
-    return _page(
+    return render_page(
         request,
         "leaderboard.html",
         {

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.access import COOKIE, safe_next, set_access_cookie
+from server.routes.pages import render_page
 
 router = APIRouter(include_in_schema=False)
 
 
 def _sign_in_page(request: Request, target: str, message: str | None = None, status: int = 200) -> HTMLResponse:
     context = {"next": target, "message": message}
-    return request.app.state.templates.TemplateResponse(request, "login.html", context, status_code=status)
+    return render_page(request, "login.html", context, status)
 
 
 @router.get("/login", response_class=HTMLResponse)
