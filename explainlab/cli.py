@@ -1,5 +1,5 @@
-"""The ``explainlab`` command line: describe, data, train, evaluate, sweep, test-images, certify, map-curve, zoo,
-serve, access-token."""
+"""The ``explainlab`` command line: describe, data, train, evaluate, sweep, test-images, certify, sanity-check,
+map-curve, zoo, serve, access-token."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from explainlab.access_tokens import add_token, read_tokens
 from explainlab.cli_certify import add_certify_parser
 from explainlab.cli_lab import add_lab_arguments, add_params_flags, run_import, run_sweep, run_test_images
+from explainlab.cli_sanity import add_sanity_parser
 from explainlab.import_settings import ImportSettings
 from explainlab.runtime import configure_runtime
 
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(func=_serve)
     add_certify_parser(sub)
+    add_sanity_parser(sub)
     access = sub.add_parser("access-token", help="add a user's access token to a token file (demo access)")
     access.add_argument("name", help="who the token is for: 1-64 letters, digits or . _ @ -")
     access.add_argument("--file", required=True, help="token file (created readable by its owner only)")

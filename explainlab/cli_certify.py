@@ -7,25 +7,22 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
-from functools import partial
-from pathlib import Path
-from typing import Any
 
-from explainlab.cli_lab import add_params_flags, params_from_flags
+from explainlab.cli_lab import (
+    add_params_flags,
+    add_test_image_arguments,
+    first_test_images,
+    params_from_flags,
+    progress_printer,
+    stored_summary,
+)
 
 
 def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     from explainlab.eval.certified_map import CertifyParams
 
     certify = sub.add_parser("certify", help="certified maps (randomized smoothing) over the first n test images")
-    certify.add_argument("--models", nargs="+", required=True, help="stored models of one dataset (ids or folders)")
-    certify.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
-    certify.add_argument("--method", default="saliency", help="attribution method whose maps are certified")
-    certify.add_argument("--method-params", default=None, help="JSON")
-    certify.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
-    certify.add_argument("--images", type=int, default=100, help="test images (default 100)")
-    certify.add_argument("--start", type=int, default=0, help="index of the first test image")
+    add_test_image_arguments(certify)
     add_params_flags(certify, CertifyParams)
     certify.add_argument("--json", action="store_true", help="the summaries and every image's certificate")
     certify.add_argument(
@@ -34,46 +31,24 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     certify.set_defaults(func=run_certify)
 
 
-def write_certified(directory: Path, head: dict[str, Any], result: dict[str, Any]) -> Path:
-    """One model's summary (no per-image rows) with the run's settings and hardware, added to ``<model dir>/
-    certified_map.json`` (``zoo.store.write_certified``: one run per σ)."""
-    from explainlab.zoo.store import write_certified as store
-
-    summary = {k: v for k, v in result.items() if k != "per_image"}
-    return store(directory, {**head, **summary, "created": datetime.now(UTC).isoformat(timespec="seconds")})
-
-
-def _progress(model_id: str, total: int, done: int) -> None:
-    if done % 50 == 0 or done == total:
-        sys.stderr.write(f"{model_id}: {done} of {total} images\n")
-
-
 def run_certify(args: argparse.Namespace) -> int:
     import torch
 
-    from explainlab.cli_lab import loaded_models
-    from explainlab.data import load_dataset
     from explainlab.eval.certified_map import CertifyParams, certify_images, summarize_certificates
     from explainlab.explain import EXPLAINERS
     from explainlab.provenance import hardware
     from explainlab.zoo.listing import resolve_model_dir, short_id
+    from explainlab.zoo.store import write_certified
 
-    if args.images < 1 or args.start < 0:
-        sys.stderr.write("error: --images must be at least 1, --start at least 0\n")
-        return 2
     params = params_from_flags(args, CertifyParams)
     explainer = EXPLAINERS.create(args.method, json.loads(args.method_params or "{}"))
-    loaded, dataset = loaded_models(args)
-    data = load_dataset(dataset, "test", args.data_dir)
-    if args.start + args.images > len(data):
-        sys.stderr.write(f"error: --start + --images: the {dataset} test split has {len(data)} images\n")
+    if (chosen := first_test_images(args)) is None:
         return 2
-    part = data.subset(slice(args.start, args.start + args.images))
-    x, y = part.float_images(), part.labels
+    loaded, dataset, x, y = chosen
     results = []
     for model, card in loaded:
         started = time.perf_counter()
-        rows = certify_images(model.eval(), x, y, explainer, params, partial(_progress, card.id, len(y)))
+        rows = certify_images(model.eval(), x, y, explainer, params, progress_printer(card.id, len(y)))
         results.append({"model": card.id, "seconds": time.perf_counter() - started, **summarize_certificates(rows),
                         "per_image": rows})  # fmt: skip
     head = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
@@ -81,7 +56,7 @@ def run_certify(args: argparse.Namespace) -> int:
             "params": params.model_dump(mode="json"), "hardware": hardware(torch.device("cpu"))}  # fmt: skip
     if args.write:
         for model_arg, result in zip(args.models, results, strict=True):
-            write_certified(resolve_model_dir(model_arg, args.models_dir), head, result)
+            write_certified(resolve_model_dir(model_arg, args.models_dir), stored_summary(head, result))
     if args.json:
         out = {**head, "models": results}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")

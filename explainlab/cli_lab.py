@@ -77,6 +77,52 @@ def loaded_models(args: argparse.Namespace) -> tuple[list, str]:
     return loaded, datasets[0]
 
 
+def add_test_image_arguments(parser: argparse.ArgumentParser, default_method: str = "saliency") -> None:
+    """The flags of a measurement over the first test images of the models' dataset (certify, sanity-check)."""
+    parser.add_argument("--models", nargs="+", required=True, help="stored models of one dataset (ids or folders)")
+    parser.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
+    parser.add_argument("--method", default=default_method, help="attribution method of the maps (registry key)")
+    parser.add_argument("--method-params", default=None, help="JSON")
+    parser.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
+    parser.add_argument("--images", type=int, default=100, help="test images (default 100)")
+    parser.add_argument("--start", type=int, default=0, help="index of the first test image")
+
+
+def first_test_images(args: argparse.Namespace) -> tuple[list, str, Any, Any] | None:
+    """The models of ``--models`` and test images ``--start`` .. ``--start + --images`` of their dataset as (loaded,
+    dataset, x, y); None after an error message for a bad range."""
+    from explainlab.data import load_dataset
+
+    if args.images < 1 or args.start < 0:
+        sys.stderr.write("error: --images must be at least 1, --start at least 0\n")
+        return None
+    loaded, dataset = loaded_models(args)
+    data = load_dataset(dataset, "test", args.data_dir)
+    if args.start + args.images > len(data):
+        sys.stderr.write(f"error: --start + --images: the {dataset} test split has {len(data)} images\n")
+        return None
+    part = data.subset(slice(args.start, args.start + args.images))
+    return loaded, dataset, part.float_images(), part.labels
+
+
+def stored_summary(head: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """One model's result as stored beside its card: the run's settings, no per-image rows, and when it was made."""
+    from datetime import UTC, datetime
+
+    summary = {k: v for k, v in result.items() if k != "per_image"}
+    return {**head, **summary, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def progress_printer(model_id: str, total: int) -> Any:
+    """A progress callback that writes '<model>: <done> of <total> images' to stderr every 50 images."""
+
+    def report(done: int) -> None:
+        if done % 50 == 0 or done == total:
+            sys.stderr.write(f"{model_id}: {done} of {total} images\n")
+
+    return report
+
+
 def _loaded(args: argparse.Namespace) -> list:
     from explainlab.errors import IncompatibleError
     from explainlab.zoo.listing import resolve_model_dir

@@ -15,7 +15,7 @@ from typing import Any
 
 from explainlab.errors import CheckpointError
 from explainlab.eval.per_example import decode_per_example
-from explainlab.zoo.store import CARD, CERTIFIED_MAP, MAP_CURVE, REPORT, certified_settings, read_card
+from explainlab.zoo.store import CARD, CERTIFIED_MAP, MAP_CURVE, REPORT, SANITY_CHECK, read_card, run_settings
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,24 @@ def certified_map(directory: Path) -> dict[str, Any] | None:
     if not runs:
         return None
     main = next((r for r in runs if r["params"].get("sigma") == DEFAULT_SIGMA), runs[0])
-    key = partial(certified_settings, ignore=("sigma", "seed", "batch"))
+    key = partial(run_settings, ignore=("sigma", "seed", "batch"))
     same = [r for r in runs if key(r) == key(main)]
     return {
         **{k: main.get(k) for k in CERTIFIED_KEYS},
         "by_sigma": [{k: r.get(k) for k in CERTIFIED_KEYS} for r in same],
     }
+
+
+SANITY_KEYS = ("method", "method_params", "params", "images", "n", "input_spearman", "other_class", "stages")
+
+
+def sanity_check(directory: Path) -> list[dict[str, Any]] | None:
+    """The weight randomization test over test images (``explainlab sanity-check --write``, ``sanity_check.json``),
+    if measured: one row per stored run (method, order), each stage's similarity to the trained map with two
+    standard errors."""
+    data = _read_report(directory, SANITY_CHECK)
+    runs = [r for r in (data or {}).get("runs") or [] if isinstance(r.get("stages"), list)]
+    return [{k: r.get(k) for k in SANITY_KEYS} for r in runs] or None
 
 
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget
@@ -180,6 +192,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "eps_curve": eps_curve(report),
         "map_curve": map_curve(directory),
         "certified_map": certified_map(directory),
+        "sanity_check": sanity_check(directory),
         "strong_attacks": strong_attacks(directory),
         **report_notes(report),
     }

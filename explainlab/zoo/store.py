@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -18,30 +20,43 @@ from explainlab.zoo.card import ModelCard
 WEIGHTS, CARD, REPORT = "weights.safetensors", "card.json", "report.json"
 MAP_CURVE = "map_curve.json"  # explainlab map-curve: the saliency map's top-k intersection against eps
 CERTIFIED_MAP = "certified_map.json"  # explainlab certify --write: certified maps over test images (summary)
+SANITY_CHECK = "sanity_check.json"  # explainlab sanity-check --write: the weight randomization test (summary)
 
 
-def certified_settings(run: dict, ignore: tuple[str, ...] = ("seed", "batch")) -> tuple:
-    """What makes two certified-map runs the same measurement: method, its params, the images and the certificate's
-    params but ``ignore`` (the seed and the batch size do not change what is measured)."""
+def run_settings(run: dict, ignore: tuple[str, ...] = ("seed", "batch")) -> tuple:
+    """What makes two stored runs (certified maps, sanity checks) the same measurement: method, its params, the
+    images and the run's params but ``ignore`` (the seed and the batch size do not change what is measured)."""
     params = {k: v for k, v in (run.get("params") or {}).items() if k not in ignore}
     return (run.get("method"), json.dumps(run.get("method_params"), sort_keys=True), run.get("start"),
             run.get("images"), json.dumps(params, sort_keys=True))  # fmt: skip
 
 
-def write_certified(directory: str | Path, record: dict) -> Path:
-    """Add one certified-map run to ``<directory>/certified_map.json`` (a list of runs in σ order); a run of the same
-    measurement (``certified_settings``) replaces the old one."""
-    path = Path(directory) / CERTIFIED_MAP
+def add_run(path: Path, record: dict, same: Callable[[dict], tuple], order: Callable[[dict], Any]) -> Path:
+    """Add one run to the ``{"runs": [...]}`` file at ``path``: a run of the same measurement (equal ``same``)
+    replaces the old one, and the runs stay sorted by ``order``. An unreadable file starts over."""
     runs = []
     if path.is_file():
         try:
             runs = json.loads(path.read_text()).get("runs", [])
         except (OSError, ValueError, AttributeError):
             runs = []
-    runs = [r for r in runs if certified_settings(r) != certified_settings(record)] + [record]
-    runs.sort(key=lambda r: (r["params"]["sigma"], r.get("method", "")))
+    runs = [r for r in runs if same(r) != same(record)] + [record]
+    runs.sort(key=order)
     path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     return path
+
+
+def write_certified(directory: str | Path, record: dict) -> Path:
+    """Add one certified-map run to ``<directory>/certified_map.json`` (a list of runs in σ order); a run of the same
+    measurement (``run_settings``) replaces the old one."""
+    order = lambda r: (r["params"]["sigma"], r.get("method", ""))  # noqa: E731
+    return add_run(Path(directory) / CERTIFIED_MAP, record, run_settings, order)
+
+
+def write_sanity_check(directory: str | Path, record: dict) -> Path:
+    """Add one sanity-check run to ``<directory>/sanity_check.json`` (runs in method order, cascading first)."""
+    order = lambda r: (r.get("method", ""), r["params"].get("order", ""))  # noqa: E731
+    return add_run(Path(directory) / SANITY_CHECK, record, run_settings, order)
 
 
 def _sha256(path: Path) -> str:
