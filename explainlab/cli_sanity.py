@@ -58,8 +58,8 @@ def run_sanity(args: argparse.Namespace) -> int:
     for model, card in loaded:
         started = time.perf_counter()
         rows = check_images(model.eval(), x, y, explainer, params, progress_printer(card.id, len(y)))
-        results.append({"model": card.id, "seconds": time.perf_counter() - started, **summarize_checks(rows),
-                        "per_image": rows})  # fmt: skip
+        summary = summarize_checks(rows, params.order)
+        results.append({"model": card.id, "seconds": time.perf_counter() - started, **summary, "per_image": rows})
     head = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
             "method_params": explainer.params.model_dump(mode="json"),
             "params": params.model_dump(mode="json"), "hardware": hardware(torch.device("cpu"))}  # fmt: skip

@@ -1,63 +1,34 @@
 """Certified maps in the lab: POST /certify (and a run's "Certify maps" button) smooths each model's map of one image
 and says which pixels provably stay important, or unimportant, under any L2 perturbation up to a radius
-(explainlab/eval/certified_map.py). Cached by content like every result; not a stored run."""
+(explainlab/eval/certified_map.py), through the flow every map check shares (server/map_checks.py)."""
 
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
-from pydantic import ValidationError
 from torch import Tensor
 
 from explainlab import compare, render
 from explainlab.eval.certified_map import CertifyParams, certify_map
-from explainlab.explain import EXPLAINERS, Explainer
+from explainlab.explain import Explainer
 from explainlab.imageio import data_url, tensor_to_png
-from server.checks import build, explainer_passes
-from server.errors import validation_error
-from server.runs import content_key
+from explainlab.zoo.card import ModelCard
+from server.checks import explainer_passes
+from server.map_checks import check_params, map_check
 from server.schemas import CertifyRequest
-from server.services import Lab, image_key
-
-
-def certify_params(values: dict[str, Any]) -> CertifyParams:
-    try:
-        return CertifyParams(**values)
-    except ValidationError as error:
-        raise validation_error(error, prefix="certify_params") from None
+from server.services import Lab
 
 
 async def certify(lab: Lab, req: CertifyRequest, upload: bytes | None = None) -> dict[str, Any]:
     """Every model's certified map of one image, computed on the lab's compute worker."""
-    start = lab.last_interactive = time.perf_counter()
-    explainer: Explainer = build(EXPLAINERS, req.method, req.method_params, "method")
-    params = certify_params(req.certify_params)
-    cards = lab.check_models(req.models)
-    lab.check_cost(len(cards), params.n * explainer_passes(explainer, cards[0].input_size), field="certify_params.n")
-    source = await lab.source(req, upload)
-    method_params = explainer.params.model_dump(mode="json")
-    key = content_key("certify", image_key(source.image), req.models, req.method, method_params,
-                      params.model_dump(mode="json"), req.invert)  # fmt: skip
-    if (hit := lab.results.get(key)) is not None:
-        return {**hit, "cached": True, "total_ms": (time.perf_counter() - start) * 1000}
-    xs = await lab.inputs(source, cards, req.invert)
-    jobs = [lab.worker.run(partial(_certify_one, lab, model_id, explainer, params), x) for model_id, x in
-            zip(req.models, xs, strict=True)]  # fmt: skip
-    rows = await lab.wait(*jobs)
-    response = {
-        "kind": "certify",
-        "method": req.method,
-        "method_params": method_params,
-        "certify_params": params.model_dump(mode="json"),
-        "source": source.ref,
-        "rows": rows,
-        "cached": False,
-        "total_ms": (time.perf_counter() - start) * 1000,
-    }
-    lab.results.put(key, response)
-    return response
+    params = check_params(CertifyParams, req.certify_params, "certify_params")
+
+    def passes(explainer: Explainer, card: ModelCard) -> int:
+        return params.n * explainer_passes(explainer, card.input_size)
+
+    return await map_check(lab, req, upload, kind="certify", params=params, passes=passes,
+                           cost_field="certify_params.n", one=_certify_one)  # fmt: skip
 
 
 def _certify_one(lab: Lab, model_id: str, explainer: Explainer, params: CertifyParams, x: Tensor) -> list[dict]:

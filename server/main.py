@@ -18,7 +18,7 @@ from explainlab.zoo.listing import short_id
 from server import errors
 from server.access import AccessGate, AccessList, RedactLinkTokens
 from server.errors import ApiError
-from server.routes import api, certify, jobs, pages, signin
+from server.routes import api, jobs, map_checks, pages, signin
 from server.services import Lab
 from server.settings import Settings
 
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app, render_page_error)
     app.include_router(api.router)
-    app.include_router(certify.router)
+    app.include_router(map_checks.router)
     app.include_router(jobs.router)
     app.include_router(pages.router)
     app.include_router(signin.router)

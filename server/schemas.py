@@ -77,6 +77,15 @@ class CertifyRequest(ModelsAndMap, ImageInput):
     )
 
 
+class SanityRequest(ModelsAndMap, ImageInput):
+    """The randomization test on each model's map of one image (explainlab/eval/sanity_check.py)."""
+
+    method: str = Field("saliency", description="attribution method whose map is checked (GET /methods)")
+    sanity_params: dict[str, Any] = Field(
+        default_factory=dict, description="order, top_fraction, seed, batch (GET /methods: sanity_check)"
+    )
+
+
 class Budgets(BaseModel):
     """Budgets of an ε sweep: sorted, without repeats, each > 0."""
 

@@ -109,14 +109,15 @@ class StageMaps:
     maps: Tensor  # (N, H, W) absolute maps
     signed: Tensor  # (N, H, W) signed maps (channels summed)
     predicted: Tensor  # (N,) the stage model's predicted class
+    explained: Tensor  # (N,) the class each map explains
     similarity: dict[str, Tensor] = field(default_factory=dict)  # METRICS -> (N,), against the trained stage
 
 
-def _maps(model: nn.Module, x: Tensor, explainer: Explainer, label: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _maps(model: nn.Module, x: Tensor, explainer: Explainer, label: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     attribution = explainer.explain(model, x, label).detach()
     with torch.no_grad():
         predicted = model(x).argmax(1)
-    return attribution.abs().sum(1).float(), attribution.sum(1).float(), predicted
+    return attribution.abs().sum(1).float(), attribution.sum(1).float(), predicted, label
 
 
 def similarity(trained: StageMaps, other: StageMaps, k: int) -> dict[str, Tensor]:
@@ -170,6 +171,29 @@ def input_likeness(x: Tensor, maps: Tensor) -> Tensor:
     return spearman_rho(maps, x.sum(1))
 
 
+UNCHANGED = 0.5  # a map that keeps at least this share of its top-k pixels has not changed much (display flags)
+INPUT_LIKE = 0.9  # a rank correlation with the image's own intensity at least this high: the image draws the map
+
+
+def warning_flags(
+    stage_topk: Sequence[tuple[str, float | None]], other_topk: float | None, input_spearman: float | None, order: str
+) -> list[dict[str, Any]]:
+    """Signs that a map explains the input more than the model, from the top-k intersections of each stage (output
+    first, trained stage left out) and of the runner-up class's map, and the input likeness: with every unit random
+    but the first (cascading), the map keeps >= UNCHANGED of its top pixels; the runner-up class's map does too; or
+    the map ranks pixels like the image (>= INPUT_LIKE). Thresholds for display, not a test."""
+    flags: list[dict[str, Any]] = []
+    if order == "cascading" and len(stage_topk) >= 2:
+        (above, kept), (first, _) = stage_topk[-2], stage_topk[-1]
+        if kept is not None and kept >= UNCHANGED:
+            flags.append({"code": "first_layer_map", "value": kept, "randomized_to": above, "kept_layer": first})
+    if other_topk is not None and other_topk >= UNCHANGED:
+        flags.append({"code": "class_insensitive", "value": other_topk})
+    if input_spearman is not None and input_spearman >= INPUT_LIKE:
+        flags.append({"code": "input_like", "value": input_spearman})
+    return flags
+
+
 def _value(t: Tensor) -> float | None:
     v = float(t)
     return None if v != v else v  # NaN (a constant map) -> None
@@ -207,12 +231,12 @@ def check_images(
     return rows
 
 
-def summarize_checks(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def summarize_checks(rows: Sequence[dict[str, Any]], order: str = "cascading") -> dict[str, Any]:
     """Per stage, each similarity's mean with two standard errors over the images (constant maps left out and
     counted), and the share of images whose prediction the stage's model keeps; the input likeness and the
-    runner-up class's similarity likewise."""
+    runner-up class's similarity likewise; and the warning flags of those means."""
     if not rows:
-        return {"n": 0, "stages": [], "input_spearman": mean_2se([]), "other_class": {}}
+        return {"n": 0, "stages": [], "input_spearman": mean_2se([]), "other_class": {}, "flags": []}
     stages = []
     for j, first in enumerate(rows[0]["stages"]):
         column = [r["stages"][j] for r in rows]
@@ -222,9 +246,13 @@ def summarize_checks(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "constant_maps": sum(c["spearman_abs"] is None for c in column),
             "same_prediction": mean_2se([c["same_prediction"] for c in column]),
         })  # fmt: skip
+    likeness = mean_2se([r["input_spearman"] for r in rows])
+    other = {m: mean_2se([r["other_class"][m] for r in rows]) for m in METRICS}
+    topk = [(s["name"], s["topk_intersection"]["mean"]) for s in stages[1:]]
     return {
         "n": len(rows),
         "stages": stages,
-        "input_spearman": mean_2se([r["input_spearman"] for r in rows]),
-        "other_class": {m: mean_2se([r["other_class"][m] for r in rows]) for m in METRICS},
+        "input_spearman": likeness,
+        "other_class": other,
+        "flags": warning_flags(topk, other["topk_intersection"]["mean"], likeness["mean"], order),
     }

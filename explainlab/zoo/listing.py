@@ -132,7 +132,7 @@ def certified_map(directory: Path) -> dict[str, Any] | None:
     }
 
 
-SANITY_KEYS = ("method", "method_params", "params", "images", "n", "input_spearman", "other_class", "stages")
+SANITY_KEYS = ("method", "method_params", "params", "images", "n", "input_spearman", "other_class", "stages", "flags")
 
 
 def sanity_check(directory: Path) -> list[dict[str, Any]] | None:

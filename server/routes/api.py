@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from explainlab import __version__
 from explainlab.attacks import ATTACKS
 from explainlab.eval.certified_map import CertifyParams
+from explainlab.eval.sanity_check import SanityParams
 from explainlab.explain import EXPLAINERS
 from explainlab.training import METHODS
 from explainlab.zoo.store import read_report
@@ -39,7 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 LIST_FIELDS = ("models", "eps")
-JSON_FIELDS = ("method_params", "attack_params", "certify_params")
+JSON_FIELDS = ("method_params", "attack_params", "certify_params", "sanity_params")
 
 
 def lab_of(request: Request) -> Lab:
@@ -163,12 +164,13 @@ async def model(request: Request, model_id: str) -> Any:
 @router.get("/methods")
 async def methods() -> dict[str, Any]:
     """Attribution methods and attacks with their parameter JSON schemas (plus the training methods, and the
-    parameters of POST /certify)."""
+    parameters of POST /certify and POST /sanity-check)."""
     return {
         "explainers": EXPLAINERS.describe(),
         "attacks": ATTACKS.describe(),
         "training": METHODS.describe(),
         "certify": {"params_schema": CertifyParams.model_json_schema()},
+        "sanity_check": {"params_schema": SanityParams.model_json_schema()},
     }
 
 

@@ -18,6 +18,7 @@ from explainlab.eval.sanity_check import (
     reinitialize,
     sanity_check,
     summarize_checks,
+    warning_flags,
 )
 from explainlab.explain import EXPLAINERS, Explainer
 from explainlab.explain.base import ExplainerParams
@@ -162,3 +163,14 @@ def test_a_constant_map_is_left_out_and_counted() -> None:
     assert stage["constant_maps"] == 1 and stage["spearman_abs"]["n"] == 2
     assert stage["spearman_abs"]["mean"] == pytest.approx(0.3)
     assert summarize_checks([])["n"] == 0
+
+
+def test_warning_flags_name_what_kept_the_map() -> None:
+    stages = [("fc2", 0.9), ("fc1", 0.7), ("conv2", 0.55), ("conv1", 0.1)]
+    flags = warning_flags(stages, other_topk=0.6, input_spearman=0.95, order="cascading")
+    assert [f["code"] for f in flags] == ["first_layer_map", "class_insensitive", "input_like"]
+    assert flags[0] == {"code": "first_layer_map", "value": 0.55, "randomized_to": "conv2", "kept_layer": "conv1"}
+    assert warning_flags(stages, 0.6, 0.95, order="independent")[0]["code"] == "class_insensitive"
+    quiet = [("fc2", 0.3), ("conv1", 0.49)]
+    assert warning_flags(quiet, other_topk=0.2, input_spearman=0.5, order="cascading") == []
+    assert warning_flags([("net", None)], None, None, "cascading") == []
