@@ -4,6 +4,7 @@
 # Usage: EXPLAINLAB_THREADS=1 bash scripts/sanity_zoo.sh [data dir, default ../shared/data]
 set -euo pipefail
 data=${1:-../shared/data}
+mkdir -p docs/sanity
 mnist=(natural l1 pgd_at trades egat egat_saliency_l0.2 atex sgt asgt ig_norm_scratch ig_sum_norm_scratch)
 cifar=(natural pgd_at egat egat_saliency)
 run() {  # dataset images method models...

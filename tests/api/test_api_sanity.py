@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import torch
 
 pytestmark = pytest.mark.xdist_group("api")
 
@@ -64,3 +65,24 @@ def test_a_runs_sanity_check_form(client: httpx.Client, ids: list[str]) -> None:
 def test_methods_lists_the_sanity_checks_params(client: httpx.Client) -> None:
     schema = client.get("/methods").json()["sanity_check"]["params_schema"]
     assert {"order", "top_fraction", "seed", "batch"} <= set(schema["properties"])
+
+
+def test_the_model_page_shows_the_stored_runs(client: httpx.Client, zoo_ids: tuple) -> None:
+    """What ``explainlab sanity-check --write`` stores beside a card, the model page and GET /models show."""
+    from explainlab.eval.sanity_check import SanityParams, check_images, summarize_checks
+    from explainlab.explain import EXPLAINERS
+    from explainlab.zoo.store import load_model, write_sanity_check
+
+    root, ids = zoo_ids
+    model, _ = load_model(root / ids[0])
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    rows = check_images(model, x, torch.zeros(6, dtype=torch.long), EXPLAINERS["saliency"](), SanityParams())
+    summary = summarize_checks(rows)
+    write_sanity_check(root / ids[0], {"method": "saliency", "method_params": {}, "start": 0, "images": 6,
+                                       "params": SanityParams().model_dump(), **summary})  # fmt: skip
+    page = client.get(f"/models/{ids[0]}", headers={"accept": "text/html"}).text
+    assert 'id="sanity"' in page and page.count('data-order="cascading"') == 1
+    kept = summary["stages"][-1]["topk_intersection"]["mean"]
+    assert f"{kept * 100:.0f} %" in page and "+ conv1" in page
+    listed = next(m for m in client.get("/models").json()["models"] if m["id"] == ids[0])
+    assert listed["sanity_check"][0]["stages"][-1]["name"] == "conv1"
