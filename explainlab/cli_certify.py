@@ -4,18 +4,9 @@ per model the shares of certified pixels and the smoothed model's accuracy, with
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 
-from explainlab.cli_lab import (
-    add_params_flags,
-    add_test_image_arguments,
-    first_test_images,
-    params_from_flags,
-    progress_printer,
-    stored_summary,
-)
+from explainlab.cli_lab import add_params_flags, add_test_image_arguments, measure_test_images
 
 
 def add_certify_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,35 +23,17 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_certify(args: argparse.Namespace) -> int:
-    import torch
-
     from explainlab.eval.certified_map import CertifyParams, certify_images, summarize_certificates
-    from explainlab.explain import EXPLAINERS
-    from explainlab.provenance import hardware
-    from explainlab.zoo.listing import resolve_model_dir, short_id
+    from explainlab.zoo.listing import short_id
     from explainlab.zoo.store import write_certified
 
-    params = params_from_flags(args, CertifyParams)
-    explainer = EXPLAINERS.create(args.method, json.loads(args.method_params or "{}"))
-    if (chosen := first_test_images(args)) is None:
+    summarize = lambda rows, params: summarize_certificates(rows)  # noqa: E731
+    if (done := measure_test_images(args, CertifyParams, certify_images, summarize, write_certified)) is None:
         return 2
-    loaded, dataset, x, y = chosen
-    results = []
-    for model, card in loaded:
-        started = time.perf_counter()
-        rows = certify_images(model.eval(), x, y, explainer, params, progress_printer(card.id, len(y)))
-        results.append({"model": card.id, "seconds": time.perf_counter() - started, **summarize_certificates(rows),
-                        "per_image": rows})  # fmt: skip
-    head = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
-            "method_params": explainer.params.model_dump(mode="json"),
-            "params": params.model_dump(mode="json"), "hardware": hardware(torch.device("cpu"))}  # fmt: skip
-    if args.write:
-        for model_arg, result in zip(args.models, results, strict=True):
-            write_certified(resolve_model_dir(model_arg, args.models_dir), stored_summary(head, result))
+    head, results, params = done
     if args.json:
-        out = {**head, "models": results}
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
+    dataset = head["dataset"]
     pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
     columns = ("model", "certified %", "top-k certified %", "no cert. %", "accuracy %", "smoothed %", "at R %", "s")
     sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.images - 1}, maps: {args.method}, "

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -103,6 +105,45 @@ def first_test_images(args: argparse.Namespace) -> tuple[list, str, Any, Any] | 
         return None
     part = data.subset(slice(args.start, args.start + args.images))
     return loaded, dataset, part.float_images(), part.labels
+
+
+def measure_test_images(
+    args: argparse.Namespace,
+    params_type: type,
+    measure: Callable[..., list[dict[str, Any]]],
+    summarize: Callable[[list[dict[str, Any]], Any], dict[str, Any]],
+    write: Callable[[Any, dict[str, Any]], Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]], Any] | None:
+    """A measurement of each of ``--models`` over the first test images: ``measure(model, x, y, explainer, params,
+    progress)`` gives the per-image rows, ``summarize(rows, params)`` their summary; with ``--write`` each summary is
+    stored beside its card by ``write(model dir, record)``, with ``--json`` everything is printed. Returns (head,
+    results, params), or None after an error message for a bad range."""
+    import torch
+
+    from explainlab.explain import EXPLAINERS
+    from explainlab.provenance import hardware
+    from explainlab.zoo.listing import resolve_model_dir
+
+    params = params_from_flags(args, params_type)
+    explainer = EXPLAINERS.create(args.method, json.loads(args.method_params or "{}"))
+    if (chosen := first_test_images(args)) is None:
+        return None
+    loaded, dataset, x, y = chosen
+    results = []
+    for model, card in loaded:
+        started = time.perf_counter()
+        rows = measure(model.eval(), x, y, explainer, params, progress_printer(card.id, len(y)))
+        results.append({"model": card.id, "seconds": time.perf_counter() - started, **summarize(rows, params),
+                        "per_image": rows})  # fmt: skip
+    head = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
+            "method_params": explainer.params.model_dump(mode="json"),
+            "params": params.model_dump(mode="json"), "hardware": hardware(torch.device("cpu"))}  # fmt: skip
+    if args.write:
+        for model_arg, result in zip(args.models, results, strict=True):
+            write(resolve_model_dir(model_arg, args.models_dir), stored_summary(head, result))
+    if args.json:
+        sys.stdout.write(json.dumps({**head, "models": results}, indent=2) + "\n")
+    return head, results, params
 
 
 def stored_summary(head: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

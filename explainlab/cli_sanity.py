@@ -5,18 +5,9 @@ trained model's, with two standard errors."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 
-from explainlab.cli_lab import (
-    add_params_flags,
-    add_test_image_arguments,
-    first_test_images,
-    params_from_flags,
-    progress_printer,
-    stored_summary,
-)
+from explainlab.cli_lab import add_params_flags, add_test_image_arguments, measure_test_images
 
 
 def add_sanity_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,34 +32,17 @@ def _cell(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 
 def run_sanity(args: argparse.Namespace) -> int:
-    import torch
-
     from explainlab.eval.sanity_check import SanityParams, check_images, summarize_checks
-    from explainlab.explain import EXPLAINERS
-    from explainlab.provenance import hardware
-    from explainlab.zoo.listing import resolve_model_dir, short_id
+    from explainlab.zoo.listing import short_id
     from explainlab.zoo.store import write_sanity_check
 
-    params = params_from_flags(args, SanityParams)
-    explainer = EXPLAINERS.create(args.method, json.loads(args.method_params or "{}"))
-    if (chosen := first_test_images(args)) is None:
+    summarize = lambda rows, params: summarize_checks(rows, params.order)  # noqa: E731
+    if (done := measure_test_images(args, SanityParams, check_images, summarize, write_sanity_check)) is None:
         return 2
-    loaded, dataset, x, y = chosen
-    results = []
-    for model, card in loaded:
-        started = time.perf_counter()
-        rows = check_images(model.eval(), x, y, explainer, params, progress_printer(card.id, len(y)))
-        summary = summarize_checks(rows, params.order)
-        results.append({"model": card.id, "seconds": time.perf_counter() - started, **summary, "per_image": rows})
-    head = {"dataset": dataset, "start": args.start, "images": args.images, "method": args.method,
-            "method_params": explainer.params.model_dump(mode="json"),
-            "params": params.model_dump(mode="json"), "hardware": hardware(torch.device("cpu"))}  # fmt: skip
-    if args.write:
-        for model_arg, result in zip(args.models, results, strict=True):
-            write_sanity_check(resolve_model_dir(model_arg, args.models_dir), stored_summary(head, result))
+    head, results, params = done
     if args.json:
-        sys.stdout.write(json.dumps({**head, "models": results}, indent=2) + "\n")
         return 0
+    dataset = head["dataset"]
     sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.images - 1}, maps: {args.method}, "
                      f"{params.order} randomization; similarity to the trained model's map, ± 2 SE\n")  # fmt: skip
     columns = ("model", "randomized", "Spearman |map|", "SSIM", f"top {params.top_fraction:.0%} ∩", "keeps class %")

@@ -1,6 +1,6 @@
 """Certified maps in Chromium: after a run, "Certify maps" swaps in one row per model with the map, the share of
 noisy maps that keep each pixel in the top set, the certified pixels and the radius; without JavaScript the same
-form opens a page."""
+form opens a page, as the sanity check's does."""
 
 from __future__ import annotations
 
@@ -38,15 +38,19 @@ def test_certify_the_runs_maps(page: Page, lab_url: str, shots: Path) -> None:
     page.screenshot(path=str(shots / "certified-maps.png"), full_page=True)
 
 
-def test_certify_without_javascript_opens_a_page(browser: Browser, lab_url: str) -> None:
+@pytest.mark.parametrize(("button", "path", "row"), [("Certify maps", "certify", "certify-row"),
+                                                   ("Sanity check", "sanity-check", "sanity-row")])  # fmt: skip
+def test_map_checks_without_javascript_open_a_page(
+    browser: Browser, lab_url: str, button: str, path: str, row: str
+) -> None:
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.goto(lab_url + "/")
     page.locator("#attack").select_option("none")
     page.get_by_role("button", name="Run").click()
     expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}$"), timeout=60_000)
-    page.get_by_role("button", name="Certify maps").click()
-    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}/certify$"), timeout=60_000)
-    expect(page.locator("tr.certify-row")).to_have_count(3)
+    page.get_by_role("button", name=button).click()
+    expect(page).to_have_url(re.compile(rf"/runs/[0-9a-f]{{16}}/{path}$"), timeout=60_000)
+    expect(page.locator(f"tr.{row}")).to_have_count(3)
     expect(page.get_by_role("link", name="← back to the run")).to_be_visible()
     context.close()

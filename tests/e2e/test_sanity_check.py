@@ -1,6 +1,6 @@
 """The sanity check in Chromium: after a run, "Sanity check" swaps in one row per model with the trained map, the
-map after each layer is randomized (output first) with its similarity, the runner-up class's map and the flags; the
-independent order and the page without JavaScript."""
+map after each layer is randomized (output first) with its similarity, the runner-up class's map and the flags; then
+the independent order (the page without JavaScript: test_certify.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -16,15 +16,11 @@ ROW = "#sanity tr.sanity-row"
 STAGES = ["trained", "fc2", "fc1", "conv2", "conv1"]  # SmallCNN
 
 
-def _run(page: Page, lab_url: str) -> None:
+def test_sanity_check_the_runs_maps(page: Page, lab_url: str, shots: Path) -> None:
     page.goto(lab_url + "/")
     page.locator("#attack").select_option("none")
     page.get_by_role("button", name="Run").click()
     expect(page.locator("#result-grid tr.model-row")).to_have_count(3, timeout=60_000)
-
-
-def test_sanity_check_the_runs_maps(page: Page, lab_url: str, shots: Path) -> None:
-    _run(page, lab_url)
     run_url = page.url
     if page.locator("#sanity-method").count():
         page.locator("#sanity-method").select_option("saliency")
@@ -49,17 +45,3 @@ def test_sanity_check_the_runs_maps(page: Page, lab_url: str, shots: Path) -> No
     page.get_by_role("button", name="Sanity check").click()
     expect(page.locator("#sanity-check h2")).to_contain_text("independent", timeout=60_000)
     expect(page.locator(f"{ROW} .stages figcaption").nth(1)).to_have_text("fc2")
-
-
-def test_sanity_check_without_javascript_opens_a_page(browser: Browser, lab_url: str) -> None:
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.goto(lab_url + "/")
-    page.locator("#attack").select_option("none")
-    page.get_by_role("button", name="Run").click()
-    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}$"), timeout=60_000)
-    page.get_by_role("button", name="Sanity check").click()
-    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{16}/sanity-check$"), timeout=60_000)
-    expect(page.locator("tr.sanity-row")).to_have_count(3)
-    expect(page.get_by_role("link", name="← back to the run")).to_be_visible()
-    context.close()
