@@ -6,20 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from explainlab.cli_lab import add_params_flags, add_test_image_arguments, measure_test_images
+from explainlab.cli_lab import add_test_image_command, measure_test_images
 
 
 def add_certify_parser(sub: argparse._SubParsersAction) -> None:
     from explainlab.eval.certified_map import CertifyParams
+    from explainlab.zoo.store import CERTIFIED_MAP
 
-    certify = sub.add_parser("certify", help="certified maps (randomized smoothing) over the first n test images")
-    add_test_image_arguments(certify)
-    add_params_flags(certify, CertifyParams)
-    certify.add_argument("--json", action="store_true", help="the summaries and every image's certificate")
-    certify.add_argument(
-        "--write", action="store_true", help="also store each summary in <model>/certified_map.json (one run per sigma)"
-    )
-    certify.set_defaults(func=run_certify)
+    add_test_image_command(sub, "certify", "certified maps (randomized smoothing) over the first n test images",
+                           CertifyParams, f"{CERTIFIED_MAP} (one run per sigma)", run_certify)  # fmt: skip
 
 
 def run_certify(args: argparse.Namespace) -> int:

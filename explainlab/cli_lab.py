@@ -90,6 +90,18 @@ def add_test_image_arguments(parser: argparse.ArgumentParser, default_method: st
     parser.add_argument("--start", type=int, default=0, help="index of the first test image")
 
 
+def add_test_image_command(sub: argparse._SubParsersAction, name: str, summary: str, params: type, store: str,
+                           func: Any) -> None:  # fmt: skip
+    """A subcommand that measures models over the first test images: the shared flags, one flag per ``params``
+    field, ``--json`` and ``--write`` (each model's summary into ``<model dir>/<store>``)."""
+    parser = sub.add_parser(name, help=summary)
+    add_test_image_arguments(parser)
+    add_params_flags(parser, params)
+    parser.add_argument("--json", action="store_true", help="the summaries and every image's numbers")
+    parser.add_argument("--write", action="store_true", help=f"also store each summary in <model dir>/{store}")
+    parser.set_defaults(func=func)
+
+
 def first_test_images(args: argparse.Namespace) -> tuple[list, str, Any, Any] | None:
     """The models of ``--models`` and test images ``--start`` .. ``--start + --images`` of their dataset as (loaded,
     dataset, x, y); None after an error message for a bad range."""

@@ -7,22 +7,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from explainlab.cli_lab import add_params_flags, add_test_image_arguments, measure_test_images
+from explainlab.cli_lab import add_test_image_command, measure_test_images
 
 
 def add_sanity_parser(sub: argparse._SubParsersAction) -> None:
     from explainlab.eval.sanity_check import SanityParams
+    from explainlab.zoo.store import SANITY_CHECK
 
-    sanity = sub.add_parser(
-        "sanity-check", help="does the map depend on the weights? (randomize the layers, compare the maps)"
-    )
-    add_test_image_arguments(sanity)
-    add_params_flags(sanity, SanityParams)
-    sanity.add_argument("--json", action="store_true", help="the summaries and every image's similarities")
-    sanity.add_argument(
-        "--write", action="store_true", help="also store each summary in <model>/sanity_check.json (one run per method)"
-    )
-    sanity.set_defaults(func=run_sanity)
+    add_test_image_command(sub, "sanity-check", "does the map depend on the weights? (randomize layers, compare maps)",
+                           SanityParams, f"{SANITY_CHECK} (one run per method and order)", run_sanity)  # fmt: skip
 
 
 def _cell(stat: dict, scale: float = 1.0, digits: int = 2) -> str:

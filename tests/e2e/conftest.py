@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.conftest import SHARED_DATA
 from tests.live_server import REPO, live_server
@@ -45,3 +46,13 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def shots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def explained_run(page: Page, lab_url: str) -> str:
+    """The lab's default models and map on the default image, explained without an attack; the run's address."""
+    page.goto(lab_url + "/")
+    page.locator("#attack").select_option("none")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#result-grid tr.model-row")).to_have_count(3, timeout=60_000)
+    return page.url

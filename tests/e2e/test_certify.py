@@ -15,12 +15,8 @@ pytestmark = pytest.mark.xdist_group("e2e")
 ROW = "#certify tr.certify-row"
 
 
-def test_certify_the_runs_maps(page: Page, lab_url: str, shots: Path) -> None:
-    page.goto(lab_url + "/")
-    page.locator("#attack").select_option("none")
-    page.get_by_role("button", name="Run").click()
-    expect(page.locator("#result-grid tr.model-row")).to_have_count(3, timeout=60_000)
-    run_url = page.url
+def test_certify_the_runs_maps(page: Page, explained_run: str, shots: Path) -> None:
+    run_url = explained_run
     page.locator("#certify-sigma").select_option("0.06")
     page.get_by_role("button", name="Certify maps").click()
     expect(page.locator(ROW)).to_have_count(3, timeout=60_000)

@@ -16,12 +16,8 @@ ROW = "#sanity tr.sanity-row"
 STAGES = ["trained", "fc2", "fc1", "conv2", "conv1"]  # SmallCNN
 
 
-def test_sanity_check_the_runs_maps(page: Page, lab_url: str, shots: Path) -> None:
-    page.goto(lab_url + "/")
-    page.locator("#attack").select_option("none")
-    page.get_by_role("button", name="Run").click()
-    expect(page.locator("#result-grid tr.model-row")).to_have_count(3, timeout=60_000)
-    run_url = page.url
+def test_sanity_check_the_runs_maps(page: Page, explained_run: str, shots: Path) -> None:
+    run_url = explained_run
     if page.locator("#sanity-method").count():
         page.locator("#sanity-method").select_option("saliency")
     page.get_by_role("button", name="Sanity check").click()
