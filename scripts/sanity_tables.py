@@ -1,0 +1,50 @@
+"""Markdown tables of the sanity checks in docs/sanity/*.json (scripts/sanity_zoo.sh wrote them): per model, the
+share of the trained map's top-k pixels kept after each cascading randomization step, and for the runner-up class's
+map, with two standard errors; Spearman rho of the absolute maps where asked.
+
+Usage: python scripts/sanity_tables.py docs/sanity/mnist_saliency.json [...] [--rho]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _pct(stat: dict) -> str:
+    return "–" if stat["mean"] is None else f"{100 * stat['mean']:.1f} ± {100 * (stat['se2'] or 0):.1f}"
+
+
+def _rho(stat: dict) -> str:
+    return "–" if stat["mean"] is None else f"{stat['mean']:.2f}"
+
+
+def table(path: Path, rho: bool) -> str:
+    data = json.loads(path.read_text())
+    models = data["models"]
+    stages = [s["name"] for s in models[0]["stages"][1:]]
+    head = ["model", *(f"+ {name}" for name in stages), "runner-up class", "like the image (ρ)", "flags"]
+    lines = [f"{data['dataset']}, {data['method']}, {data['params']['order']}, {data['images']} test images "
+             f"(top {data['params']['top_fraction']:.0%} kept{', ρ' if rho else ''}):", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+    for m in models:
+        cells = [f"`{m['model'].split('-')[2]}`"]
+        for s in [*m["stages"][1:], m["other_class"]]:
+            cells.append(_pct(s["topk_intersection"]) + (f" ({_rho(s['spearman_abs'])})" if rho else ""))
+        cells += [_rho(m["input_spearman"]), ", ".join(f["code"] for f in m["flags"]) or "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--rho", action="store_true", help="add Spearman rho of the absolute maps to each cell")
+    args = parser.parse_args()
+    sys.stdout.write("\n\n".join(table(path, args.rho) for path in args.files) + "\n")
+
+
+if __name__ == "__main__":
+    main()
