@@ -179,14 +179,19 @@ def warning_flags(
     stage_topk: Sequence[tuple[str, float | None]], other_topk: float | None, input_spearman: float | None, order: str
 ) -> list[dict[str, Any]]:
     """Signs that a map explains the input more than the model, from the top-k intersections of each stage (output
-    first, trained stage left out) and of the runner-up class's map, and the input likeness: with every unit random
-    but the first (cascading), the map keeps >= UNCHANGED of its top pixels; the runner-up class's map does too; or
-    the map ranks pixels like the image (>= INPUT_LIKE). Thresholds for display, not a test."""
+    first, trained stage left out) and of the runner-up class's map, and the input likeness. Cascading: with every
+    unit random the map still keeps >= UNCHANGED of its top pixels (``random_model_map``), or, failing that, it does
+    with every unit random but the first (``first_layer_map``). Any order: the runner-up class's map keeps as much
+    (``class_insensitive``); the map ranks pixels like the image (>= INPUT_LIKE, ``input_like``). Thresholds for
+    display, not a test."""
     flags: list[dict[str, Any]] = []
-    if order == "cascading" and len(stage_topk) >= 2:
-        (above, kept), (first, _) = stage_topk[-2], stage_topk[-1]
-        if kept is not None and kept >= UNCHANGED:
-            flags.append({"code": "first_layer_map", "value": kept, "randomized_to": above, "kept_layer": first})
+    if order == "cascading" and stage_topk:
+        last_name, last = stage_topk[-1]
+        if last is not None and last >= UNCHANGED:
+            flags.append({"code": "random_model_map", "value": last})
+        elif len(stage_topk) >= 2 and (kept := stage_topk[-2][1]) is not None and kept >= UNCHANGED:
+            flags.append({"code": "first_layer_map", "value": kept, "randomized_to": stage_topk[-2][0],
+                          "kept_layer": last_name})  # fmt: skip
     if other_topk is not None and other_topk >= UNCHANGED:
         flags.append({"code": "class_insensitive", "value": other_topk})
     if input_spearman is not None and input_spearman >= INPUT_LIKE:

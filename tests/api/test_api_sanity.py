@@ -28,7 +28,8 @@ def test_sanity_check_answers_every_stage_per_model(client: httpx.Client, ids: l
             assert stage["map_png"].startswith("data:image/png;base64,")
             assert set(stage["similarity"]) == {"spearman_abs", "spearman_signed", "ssim", "topk_intersection"}
         assert row["other_class"]["explains_name"] != row["label_name"]
-        assert {f["code"] for f in row["flags"]} <= {"first_layer_map", "class_insensitive", "input_like"}
+        flags = {"random_model_map", "first_layer_map", "class_insensitive", "input_like"}
+        assert {f["code"] for f in row["flags"]} <= flags
     again = client.post("/sanity-check", json=body).json()
     assert again["cached"] and again["rows"] == result["rows"]
     alone = client.post("/sanity-check", json={**body, "sanity_params": {"order": "independent"}}).json()

@@ -174,3 +174,5 @@ def test_warning_flags_name_what_kept_the_map() -> None:
     quiet = [("fc2", 0.3), ("conv1", 0.49)]
     assert warning_flags(quiet, other_topk=0.2, input_spearman=0.5, order="cascading") == []
     assert warning_flags([("net", None)], None, None, "cascading") == []
+    random_too = [("fc2", 0.9), ("conv1", 0.7)]  # even a fully random model draws it: the input does
+    assert warning_flags(random_too, 0.2, 0.5, "cascading") == [{"code": "random_model_map", "value": 0.7}]
