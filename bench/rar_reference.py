@@ -2,8 +2,8 @@
 perturbations: for each model, RAR's attack (the zoo's protocol) on its originally-correct first n test images, then
 the top-k intersection between the maps of x and of the attacked x' for (a) the model's own IG maps (its RAR
 number), (b) the IG maps of a randomly initialized net of the same architecture (seeded; several seeds averaged) and
-(c) the image itself as a map (|x| summed over channels). (b) and (c) say how much of RAR's number the image and the
-IG formula supply on their own (docs/sanity_checks.md).
+(c) the image itself as a map (|x| summed over channels); and the paired difference of (a) and (b) per image. (b)
+and (c) say how much of RAR's number the image and the IG formula supply on their own (docs/sanity_checks.md).
 
     python bench/rar_reference.py --models ID [...] [--models-dir models] [--data-dir ../shared/data] [--n 100]
            [--random-seeds 3] [--steps S] [--restarts R] [--attack-ig-steps M] [--ig-steps M] [--json PATH]
@@ -80,12 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"model": card.id, "n_attacked": len(own), "k": protocol.k_eval,
                      "rar_topk": float(result.topk_intersection.mean()), "own_ig": mean_2se(own),
                      "random_net_ig": mean_2se(twin), "image_itself": mean_2se(image),
-                     "max_linf": float((x_adv - xs).abs().max()), "seconds": time.perf_counter() - start})  # fmt: skip
+                     "own_minus_random_net": mean_2se([a - b for a, b in zip(own, twin, strict=True)]),
+                     "max_linf": float((x_adv - xs).abs().max()), "seconds": time.perf_counter() - start,
+                     "per_image": {"own_ig": own, "random_net_ig": twin, "image_itself": image}})  # fmt: skip
         r = rows[-1]
         pct = lambda s: f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
         sys.stdout.write(f"{card.id}: n {r['n_attacked']}, RAR top-k {100 * r['rar_topk']:.1f} % (own IG "
                          f"{pct(r['own_ig'])}); random net's IG {pct(r['random_net_ig'])}; the image itself "
-                         f"{pct(r['image_itself'])} %; {r['seconds']:.0f} s\n")  # fmt: skip
+                         f"{pct(r['image_itself'])} %; own - random net (paired) {pct(r['own_minus_random_net'])}; "
+                         f"{r['seconds']:.0f} s\n")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"n": args.n, "random_seeds": args.random_seeds, "models": rows}, indent=2))
     return 0
