@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from explainlab.eval.sanity_check import summary_flags
+
 
 def _pct(stat: dict) -> str:
     return "–" if stat["mean"] is None else f"{100 * stat['mean']:.1f} ± {100 * (stat['se2'] or 0):.1f}"
@@ -33,7 +35,8 @@ def table(path: Path, rho: bool) -> str:
         cells = [f"`{m['model'].split('-')[2]}`"]
         for s in [*m["stages"][1:], m["other_class"]]:
             cells.append(_pct(s["topk_intersection"]) + (f" ({_rho(s['spearman_abs'])})" if rho else ""))
-        cells += [_rho(m["input_spearman"]), ", ".join(f["code"] for f in m["flags"]) or "–"]
+        flags = summary_flags(m, data["params"]["order"])  # derived from the means, as the Models pages do
+        cells += [_rho(m["input_spearman"]), ", ".join(f["code"] for f in flags) or "–"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

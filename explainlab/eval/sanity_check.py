@@ -251,13 +251,17 @@ def summarize_checks(rows: Sequence[dict[str, Any]], order: str = "cascading") -
             "constant_maps": sum(c["spearman_abs"] is None for c in column),
             "same_prediction": mean_2se([c["same_prediction"] for c in column]),
         })  # fmt: skip
-    likeness = mean_2se([r["input_spearman"] for r in rows])
-    other = {m: mean_2se([r["other_class"][m] for r in rows]) for m in METRICS}
-    topk = [(s["name"], s["topk_intersection"]["mean"]) for s in stages[1:]]
-    return {
+    summary = {
         "n": len(rows),
         "stages": stages,
-        "input_spearman": likeness,
-        "other_class": other,
-        "flags": warning_flags(topk, other["topk_intersection"]["mean"], likeness["mean"], order),
+        "input_spearman": mean_2se([r["input_spearman"] for r in rows]),
+        "other_class": {m: mean_2se([r["other_class"][m] for r in rows]) for m in METRICS},
     }
+    return {**summary, "flags": summary_flags(summary, order)}
+
+
+def summary_flags(summary: dict[str, Any], order: str) -> list[dict[str, Any]]:
+    """``warning_flags`` of a summary's means (derived data: a stored summary's flags are recomputed from it)."""
+    topk = [(s["name"], s["topk_intersection"]["mean"]) for s in summary["stages"][1:]]
+    other = (summary.get("other_class") or {}).get("topk_intersection") or {}
+    return warning_flags(topk, other.get("mean"), (summary.get("input_spearman") or {}).get("mean"), order)

@@ -138,10 +138,15 @@ SANITY_KEYS = ("method", "method_params", "params", "images", "n", "input_spearm
 def sanity_check(directory: Path) -> list[dict[str, Any]] | None:
     """The weight randomization test over test images (``explainlab sanity-check --write``, ``sanity_check.json``),
     if measured: one row per stored run (method, order), each stage's similarity to the trained map with two
-    standard errors."""
+    standard errors; the flags recomputed from the means."""
+    from explainlab.eval.sanity_check import summary_flags  # here: explainlab.eval imports this module
+
     data = _read_report(directory, SANITY_CHECK)
     runs = [r for r in (data or {}).get("runs") or [] if isinstance(r.get("stages"), list)]
-    return [{k: r.get(k) for k in SANITY_KEYS} for r in runs] or None
+    rows = [{k: r.get(k) for k in SANITY_KEYS} for r in runs]
+    for row in rows:  # flags are derived from the means: recomputed, so every stored run reads the same way
+        row["flags"] = summary_flags(row, (row.get("params") or {}).get("order", "cascading"))
+    return rows or None
 
 
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget

@@ -57,3 +57,16 @@ def test_write_stores_one_run_per_method_beside_the_card(world: SimpleNamespace,
 def test_bad_input_is_a_message(world: SimpleNamespace, capsys, extra: list, text: str) -> None:
     assert main(_argv(world, *extra)) == 2
     assert text in capsys.readouterr().err
+
+
+def test_the_listing_recomputes_the_flags_from_the_means(world: SimpleNamespace, capsys) -> None:
+    assert main(_argv(world, "--images", "4", "--write", "--method", "input_x_gradient", "--top-fraction", "0.05")) == 0
+    capsys.readouterr()
+    path = world.models_dir / world.card.id / SANITY_CHECK
+    stored = json.loads(path.read_text())
+    run = next(r for r in stored["runs"] if r["method"] == "input_x_gradient")
+    expected = run["flags"]
+    run["flags"] = [{"code": "stale"}]  # written by an older rule
+    path.write_text(json.dumps(stored))
+    listed = next(r for r in describe_model(world.model_dir)["sanity_check"] if r["method"] == "input_x_gradient")
+    assert listed["flags"] == expected
