@@ -27,7 +27,8 @@ def table(path: Path, rho: bool) -> str:
     data = json.loads(path.read_text())
     models = data["models"]
     stages = [s["name"] for s in models[0]["stages"][1:]]
-    head = ["model", *(f"+ {name}" for name in stages), "runner-up class", "like the image (ρ)", "flags"]
+    mark = "+ " if data["params"]["order"] == "cascading" else ""  # cascading: one more unit random per column
+    head = ["model", *(f"{mark}{name}" for name in stages), "runner-up class", "like the image (ρ)", "flags"]
     lines = [f"{data['dataset']}, {data['method']}, {data['params']['order']}, {data['images']} test images "
              f"(top {data['params']['top_fraction']:.0%} kept{', ρ' if rho else ''}):", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
