@@ -135,10 +135,10 @@ def certified_map(directory: Path) -> dict[str, Any] | None:
 SANITY_KEYS = ("method", "method_params", "params", "images", "n", "input_spearman", "other_class", "stages", "flags")
 
 
-def sanity_check(directory: Path) -> list[dict[str, Any]] | None:
+def sanity_runs(directory: Path) -> list[dict[str, Any]] | None:
     """The weight randomization test over test images (``explainlab sanity-check --write``, ``sanity_check.json``),
     if measured: one row per stored run (method, order), each stage's similarity to the trained map with two
-    standard errors; the flags recomputed from the means."""
+    standard errors; the flags recomputed from the means. The model page and ``GET /models/<id>`` show these."""
     from explainlab.eval.sanity_check import summary_flags  # here: explainlab.eval imports this module
 
     data = _read_report(directory, SANITY_CHECK)
@@ -147,6 +147,20 @@ def sanity_check(directory: Path) -> list[dict[str, Any]] | None:
     for row in rows:  # flags are derived from the means: recomputed, so every stored run reads the same way
         row["flags"] = summary_flags(row, (row.get("params") or {}).get("order", "cascading"))
     return rows or None
+
+
+def sanity_check(directory: Path) -> list[dict[str, Any]] | None:
+    """``sanity_runs`` in brief, for the zoo's listing: per run the map, the order, the images, the flags, and the
+    mean share of top-k pixels kept at each stage and for the runner-up class."""
+    runs = sanity_runs(directory)
+    if runs is None:
+        return None
+    mean = lambda stat: (stat or {}).get("mean")  # noqa: E731
+    return [{"method": r["method"], "order": (r.get("params") or {}).get("order"), "images": r.get("images"),
+             "flags": [f["code"] for f in r["flags"]],
+             "topk_kept": {s["name"]: mean(s.get("topk_intersection")) for s in r["stages"][1:]},
+             "other_class_topk": mean((r.get("other_class") or {}).get("topk_intersection")),
+             "input_spearman": mean(r.get("input_spearman"))} for r in runs]  # fmt: skip
 
 
 STRONG_REPORT = "report_strong_attacks.json"  # the same evaluation at more restarts: a check of the standard budget

@@ -7,6 +7,7 @@ Jobs (ε sweeps) are in server/routes/jobs.py.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from explainlab.eval.certified_map import CertifyParams
 from explainlab.eval.sanity_check import SanityParams
 from explainlab.explain import EXPLAINERS
 from explainlab.training import METHODS
+from explainlab.zoo.listing import sanity_runs
 from explainlab.zoo.store import read_report
 from server.errors import ApiError, validation_error
 from server.limits import charge
@@ -149,7 +151,7 @@ async def models(request: Request) -> Any:
 
 @router.get("/models/{model_id}", responses=ERRORS)
 async def model(request: Request, model_id: str) -> Any:
-    """One model's card and its evaluation report."""
+    """One model's card and its evaluation report (and its stored sanity-check runs in full)."""
     lab = lab_of(request)
     try:
         row = lab.zoo.row(model_id, field="model_id")
@@ -158,7 +160,8 @@ async def model(request: Request, model_id: str) -> Any:
     if wants_html(request):
         return pages.model_page(request, model_id)
     card = lab.zoo.card(model_id)
-    return {"id": model_id, "card": card.model_dump(), "report": read_report(row["path"]), "summary": row}
+    return {"id": model_id, "card": card.model_dump(), "report": read_report(row["path"]), "summary": row,
+            "sanity_check": sanity_runs(Path(row["path"]))}  # fmt: skip
 
 
 @router.get("/methods")

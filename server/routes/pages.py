@@ -4,6 +4,7 @@ the run's permalink; with htmx the result grid is swapped in place and the URL b
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +17,7 @@ from explainlab.attacks import ATTACKS
 from explainlab.explain import EXPLAINERS
 from explainlab.zoo.claims import METRIC_TITLES, PCT_METRICS, check_claims
 from explainlab.zoo.leaderboard import COLUMNS, SEED_LEGEND, mixes_thread_counts, seed_spread
+from explainlab.zoo.listing import sanity_runs
 from explainlab.zoo.store import read_report
 from server.charts import map_chart, robustness_chart, sweep_chart, testset_charts
 from server.errors import ApiError, validation_error
@@ -233,7 +235,13 @@ def model_page(request: Request, model_id: str) -> HTMLResponse:
     return render_page(
         request,
         "model.html",
-        {"row": row, "card": lab.zoo.card(model_id), "report": read_report(row["path"]), "charts": charts},
+        {
+            "row": row,
+            "card": lab.zoo.card(model_id),
+            "report": read_report(row["path"]),
+            "charts": charts,
+            "sanity": sanity_runs(Path(row["path"])),
+        },  # fmt: skip
     )
 
 

@@ -86,4 +86,6 @@ def test_the_model_page_shows_the_stored_runs(client: httpx.Client, zoo_ids: tup
     kept = summary["stages"][-1]["topk_intersection"]["mean"]
     assert f"{kept * 100:.0f} %" in page and "+ conv1" in page
     listed = next(m for m in client.get("/models").json()["models"] if m["id"] == ids[0])
-    assert listed["sanity_check"][0]["stages"][-1]["name"] == "conv1"
+    assert listed["sanity_check"][0]["topk_kept"]["conv1"] == pytest.approx(kept)  # the listing: in brief
+    full = client.get(f"/models/{ids[0]}").json()["sanity_check"]  # the model: every number
+    assert full[0]["stages"][-1]["name"] == "conv1" and full[0]["stages"][-1]["ssim"]["n"] == 6

@@ -10,7 +10,7 @@ import pytest
 from explainlab.cli import main
 from explainlab.eval.sanity_check import METRICS, SanityParams, check_images
 from explainlab.explain import EXPLAINERS
-from explainlab.zoo.listing import describe_model
+from explainlab.zoo.listing import describe_model, sanity_runs
 from explainlab.zoo.store import SANITY_CHECK
 
 
@@ -47,9 +47,10 @@ def test_write_stores_one_run_per_method_beside_the_card(world: SimpleNamespace,
     runs = json.loads((world.models_dir / world.card.id / SANITY_CHECK).read_text())["runs"]
     assert [r["method"] for r in runs] == ["gradcam", "saliency"] and runs[1]["params"]["seed"] == 5
     assert "per_image" not in runs[0] and runs[0]["hardware"].startswith("CPU") and runs[0]["images"] == 4
-    listed = describe_model(world.models_dir / world.card.id)["sanity_check"]
-    assert [r["method"] for r in listed] == ["gradcam", "saliency"]
-    assert listed[1]["stages"][-1]["name"] == "conv1" and listed[1]["images"] == 4
+    listed = describe_model(world.models_dir / world.card.id)["sanity_check"]  # the listing's brief form
+    assert [r["method"] for r in listed] == ["gradcam", "saliency"] and listed[1]["images"] == 4
+    assert list(listed[1]["topk_kept"]) == ["fc2", "fc1", "conv2", "conv1"]
+    assert listed[1]["topk_kept"]["conv1"] == runs[1]["stages"][-1]["topk_intersection"]["mean"]
 
 
 @pytest.mark.parametrize(("extra", "text"), [(["--images", "0"], "at least 1"), (["--start", "55", "--images", "9"],
@@ -68,5 +69,7 @@ def test_the_listing_recomputes_the_flags_from_the_means(world: SimpleNamespace,
     expected = run["flags"]
     run["flags"] = [{"code": "stale"}]  # written by an older rule
     path.write_text(json.dumps(stored))
-    listed = next(r for r in describe_model(world.model_dir)["sanity_check"] if r["method"] == "input_x_gradient")
+    listed = next(r for r in sanity_runs(world.model_dir) if r["method"] == "input_x_gradient")
     assert listed["flags"] == expected
+    brief = next(r for r in describe_model(world.model_dir)["sanity_check"] if r["method"] == "input_x_gradient")
+    assert brief["flags"] == [f["code"] for f in expected]
