@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from explainlab.cli_lab import add_test_image_command, measure_test_images
 
@@ -19,19 +20,19 @@ def add_certify_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_certify(args: argparse.Namespace) -> int:
     from explainlab.eval.certified_map import CertifyParams, certify_images, summarize_certificates
-    from explainlab.zoo.listing import short_id
     from explainlab.zoo.store import write_certified
 
     summarize = lambda rows, params: summarize_certificates(rows)  # noqa: E731
-    if (done := measure_test_images(args, CertifyParams, certify_images, summarize, write_certified)) is None:
-        return 2
-    head, results, params = done
-    if args.json:
-        return 0
-    dataset = head["dataset"]
+    return measure_test_images(args, CertifyParams, certify_images, summarize, write_certified, _table)
+
+
+def _table(head: dict, results: list[dict], params: Any) -> None:
+    from explainlab.zoo.listing import short_id
+
+    dataset, start, images = head["dataset"], head["start"], head["images"]
     pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
     columns = ("model", "certified %", "top-k certified %", "no cert. %", "accuracy %", "smoothed %", "at R %", "s")
-    sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.images - 1}, maps: {args.method}, "
+    sys.stdout.write(f"{dataset} test images {start}-{start + images - 1}, maps: {head['method']}, "
                      f"sigma {params.sigma}, n {params.n}, tau {params.tau}, alpha {params.alpha}: "
                      f"radius R = {results[0]['radius']:.4f} (L2)\n")  # fmt: skip
     sys.stdout.write("  ".join(f"{h:>18}" for h in columns) + "\n")
@@ -40,4 +41,3 @@ def run_certify(args: argparse.Namespace) -> int:
                  pct(r["abstained_share"]), pct(r["accuracy"]), pct(r["smoothed_accuracy"]),
                  pct(r["certified_accuracy"]), f"{r['seconds']:.0f}"]  # fmt: skip
         sys.stdout.write("  ".join(f"{c:>18}" for c in cells) + "\n")
-    return 0

@@ -79,11 +79,11 @@ def loaded_models(args: argparse.Namespace) -> tuple[list, str]:
     return loaded, datasets[0]
 
 
-def add_test_image_arguments(parser: argparse.ArgumentParser, default_method: str = "saliency") -> None:
+def add_test_image_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of a measurement over the first test images of the models' dataset (certify, sanity-check)."""
     parser.add_argument("--models", nargs="+", required=True, help="stored models of one dataset (ids or folders)")
     parser.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
-    parser.add_argument("--method", default=default_method, help="attribution method of the maps (registry key)")
+    parser.add_argument("--method", default="saliency", help="attribution method of the maps (registry key)")
     parser.add_argument("--method-params", default=None, help="JSON")
     parser.add_argument("--data-dir", default=None, help="dataset root (else $EXPLAINLAB_DATA, else the user cache)")
     parser.add_argument("--images", type=int, default=100, help="test images (default 100)")
@@ -125,11 +125,12 @@ def measure_test_images(
     measure: Callable[..., list[dict[str, Any]]],
     summarize: Callable[[list[dict[str, Any]], Any], dict[str, Any]],
     write: Callable[[Any, dict[str, Any]], Any],
-) -> tuple[dict[str, Any], list[dict[str, Any]], Any] | None:
+    table: Callable[[dict[str, Any], list[dict[str, Any]], Any], None],
+) -> int:
     """A measurement of each of ``--models`` over the first test images: ``measure(model, x, y, explainer, params,
     progress)`` gives the per-image rows, ``summarize(rows, params)`` their summary; with ``--write`` each summary is
-    stored beside its card by ``write(model dir, record)``, with ``--json`` everything is printed. Returns (head,
-    results, params), or None after an error message for a bad range."""
+    stored beside its card by ``write(model dir, record)``; ``--json`` prints everything, else ``table(head, results,
+    params)`` prints the summaries. Returns the exit code (2 after an error message for a bad range)."""
     import torch
 
     from explainlab.explain import EXPLAINERS
@@ -139,7 +140,7 @@ def measure_test_images(
     params = params_from_flags(args, params_type)
     explainer = EXPLAINERS.create(args.method, json.loads(args.method_params or "{}"))
     if (chosen := first_test_images(args)) is None:
-        return None
+        return 2
     loaded, dataset, x, y = chosen
     results = []
     for model, card in loaded:
@@ -155,7 +156,9 @@ def measure_test_images(
             write(resolve_model_dir(model_arg, args.models_dir), stored_summary(head, result))
     if args.json:
         sys.stdout.write(json.dumps({**head, "models": results}, indent=2) + "\n")
-    return head, results, params
+    else:
+        table(head, results, params)
+    return 0
 
 
 def stored_summary(head: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from explainlab.cli_lab import add_test_image_command, measure_test_images
 
@@ -26,17 +27,17 @@ def _cell(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
 
 def run_sanity(args: argparse.Namespace) -> int:
     from explainlab.eval.sanity_check import SanityParams, check_images, summarize_checks
-    from explainlab.zoo.listing import short_id
     from explainlab.zoo.store import write_sanity_check
 
     summarize = lambda rows, params: summarize_checks(rows, params.order)  # noqa: E731
-    if (done := measure_test_images(args, SanityParams, check_images, summarize, write_sanity_check)) is None:
-        return 2
-    head, results, params = done
-    if args.json:
-        return 0
-    dataset = head["dataset"]
-    sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.images - 1}, maps: {args.method}, "
+    return measure_test_images(args, SanityParams, check_images, summarize, write_sanity_check, _table)
+
+
+def _table(head: dict, results: list[dict], params: Any) -> None:
+    from explainlab.zoo.listing import short_id
+
+    dataset, start, images = head["dataset"], head["start"], head["images"]
+    sys.stdout.write(f"{dataset} test images {start}-{start + images - 1}, maps: {head['method']}, "
                      f"{params.order} randomization; similarity to the trained model's map, ± 2 SE\n")  # fmt: skip
     columns = ("model", "randomized", "Spearman |map|", "SSIM", f"top {params.top_fraction:.0%} ∩", "keeps class %")
     sys.stdout.write("  ".join(f"{h:>16}" for h in columns) + "\n")
@@ -51,4 +52,3 @@ def run_sanity(args: argparse.Namespace) -> int:
             sys.stdout.write("  ".join(f"{c:>16}" for c in cells) + "\n")
         sys.stdout.write(f"{'':>16}  input likeness (Spearman of |map| and the image): "
                          f"{_cell(r['input_spearman'])}; {r['seconds']:.0f} s\n")  # fmt: skip
-    return 0

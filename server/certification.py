@@ -39,7 +39,6 @@ def _certify_one(lab: Lab, model_id: str, explainer: Explainer, params: CertifyP
     cert = certify_map(model, x, explainer, params)
     clean_map = compare.explain(model, x, explainer, cert.label)[0].saliency.cpu()
     summary = cert.summary()
-    name = card.classes[cert.label] if cert.label < len(card.classes) else str(cert.label)
     smoothed = cert.smoothed_label
     return [
         {
@@ -49,8 +48,8 @@ def _certify_one(lab: Lab, model_id: str, explainer: Explainer, params: CertifyP
             "map_png": data_url(render.map_to_png(clean_map, render.map_scale([clean_map]))),
             "share_png": data_url(render.map_to_png(cert.top_share, 1.0)),
             "certificate_png": data_url(render.certificate_png(cert.verdict)),
-            "label_name": name,
-            "smoothed_name": None if smoothed is None else card.classes[smoothed],
+            "label_name": card.class_name(cert.label),
+            "smoothed_name": None if smoothed is None else card.class_name(smoothed),
             "certificate": summary,
             "compute_ms": (time.perf_counter() - start) * 1000,
         }

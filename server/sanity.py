@@ -18,6 +18,7 @@ from explainlab.eval.sanity_check import (
     SanityParams,
     StageMaps,
     input_likeness,
+    number_or_none,
     other_class,
     randomization_units,
     sanity_check,
@@ -53,21 +54,16 @@ def unit_count(net: str, net_params: str) -> int:
         return len(randomization_units(build_model(net, [0.0], [1.0], **json.loads(net_params))))
 
 
-def _class_name(card: ModelCard, label: int) -> str:
-    return card.classes[label] if label < len(card.classes) else str(label)
-
-
 def _stage_row(stage: StageMaps, card: ModelCard, trained_label: int) -> dict[str, Any]:
     predicted = int(stage.predicted[0])
-    scores = {name: float(v[0]) for name, v in stage.similarity.items()}
     return {
         "name": stage.name,
         "randomized": stage.randomized,
         "map_png": data_url(render.map_to_png(stage.maps[0], render.map_scale([stage.maps[0]]))),
-        "predicted_name": _class_name(card, predicted),
-        "explains_name": _class_name(card, int(stage.explained[0])),
+        "predicted_name": card.class_name(predicted),
+        "explains_name": card.class_name(int(stage.explained[0])),
         "same_prediction": predicted == trained_label,
-        "similarity": {name: None if v != v else v for name, v in scores.items()},  # NaN: a constant map
+        "similarity": {name: number_or_none(v[0]) for name, v in stage.similarity.items()},
     }
 
 
@@ -79,8 +75,7 @@ def _sanity_one(lab: Lab, model_id: str, explainer: Explainer, params: SanityPar
     stages = sanity_check(model, x, explainer, params)
     trained_label = int(stages[0].predicted[0])
     other = _stage_row(other_class(model, x, explainer, stages[0], top_k(x, params)), card, trained_label)
-    likeness = float(input_likeness(x, stages[0].maps)[0])
-    likeness = None if likeness != likeness else likeness
+    likeness = number_or_none(input_likeness(x, stages[0].maps)[0])
     rows = [_stage_row(stage, card, trained_label) for stage in stages]
     topk = [(row["name"], row["similarity"]["topk_intersection"]) for row in rows[1:]]
     return [
@@ -88,7 +83,7 @@ def _sanity_one(lab: Lab, model_id: str, explainer: Explainer, params: SanityPar
             "model": model_id,
             "title": card.title or model_id,
             "input_png": data_url(tensor_to_png(x[0].cpu())),
-            "label_name": _class_name(card, trained_label),
+            "label_name": card.class_name(trained_label),
             "input_spearman": likeness,
             "stages": rows,
             "other_class": other,

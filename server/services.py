@@ -64,7 +64,7 @@ def view_out(view: compare.View, card: ModelCard, vmax: float, raw: bool) -> dic
         "map": {
             "png": data_url(render.map_to_png(view.saliency.cpu(), vmax)),
             "target": view.target,
-            "target_name": card.classes[view.target] if view.target < len(card.classes) else str(view.target),
+            "target_name": card.class_name(view.target),
             "vmax": vmax,
             "attribution": view.attribution.cpu().tolist() if raw else None,
             "saliency": view.saliency.cpu().tolist() if raw else None,

@@ -80,11 +80,10 @@ def reinitialize(model: nn.Module, unit: LayerUnit, seed: int) -> None:
         torch.manual_seed(seed)
         for qualified in unit.modules:
             for module in model.get_submodule(qualified).modules():
-                own = list(module.parameters(recurse=False))
                 if callable(getattr(module, "reset_parameters", None)):
                     module.reset_parameters()
                 else:  # a custom layer without an initializer: Gaussian at the trained tensor's own scale
-                    for p in own:
+                    for p in module.parameters(recurse=False):
                         with torch.no_grad():
                             p.normal_(0.0, float(p.std()) if p.numel() > 1 else 0.01)
 
@@ -199,9 +198,10 @@ def warning_flags(
     return flags
 
 
-def _value(t: Tensor) -> float | None:
+def number_or_none(t: Tensor | float) -> float | None:
+    """A 0-dim tensor or float as a float, NaN (a metric of a constant map) as None."""
     v = float(t)
-    return None if v != v else v  # NaN (a constant map) -> None
+    return None if v != v else v
 
 
 def check_images(
@@ -226,10 +226,10 @@ def check_images(
             rows.append({
                 "label": int(y[start + i]),
                 "predicted": int(trained_label[i]),
-                "input_spearman": _value(likeness[i]),
-                "other_class": {m: _value(runner_up.similarity[m][i]) for m in METRICS},
+                "input_spearman": number_or_none(likeness[i]),
+                "other_class": {m: number_or_none(runner_up.similarity[m][i]) for m in METRICS},
                 "stages": [{"name": s.name, "same_prediction": bool(s.predicted[i] == trained_label[i]),
-                            **{m: _value(s.similarity[m][i]) for m in METRICS}} for s in stages],
+                            **{m: number_or_none(s.similarity[m][i]) for m in METRICS}} for s in stages],
             })  # fmt: skip
         if progress is not None:
             progress(len(rows))

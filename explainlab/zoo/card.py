@@ -42,3 +42,7 @@ class ModelCard(BaseModel):
     created: str = ""
     deviations: list[str] = Field(default_factory=list, description="where settings differ from the paper, and why")
     weights_sha256: str = ""
+
+    def class_name(self, label: int) -> str:
+        """The class's name, or its index where the card names fewer classes."""
+        return self.classes[label] if 0 <= label < len(self.classes) else str(label)
