@@ -2,8 +2,8 @@
 
 1. Times a few optimizer steps of every config at once (each in its own process, on a random batch of the real
    shape; the step's cost does not depend on the pixels), so the timing includes the runs slowing each other.
-2. Picks the epochs the slowest run finishes within the budget (at most each config's own), the same for all runs,
-   so that the runs compare at a matched schedule.
+2. Picks the epochs the slowest run finishes within the budget (at most each config's own, which ``--set epochs=N``
+   raises), the same for all runs, so that the runs compare at a matched schedule.
 3. Trains them side by side (``explainlab train --config C --set epochs=E``, cudnn autotuning on), each stopped at
    the deadline; every run checkpoints each epoch, so a stopped run can resume.
 4. Packs each run folder (card, weights, history, summary, checkpoint) and its log into ``<out>/runs.tar``.
@@ -79,6 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--probe-steps", type=int, default=30, help="timed steps per config (after 5 untimed)")
     parser.add_argument("--reserve", type=float, default=60.0, help="seconds kept for start-up, evaluation, packing")
     parser.add_argument("--safety", type=float, default=1.3, help="factor on the probed step time")
+    parser.add_argument("--runs-dir", default="runs", help="where each run's folder goes (default: ./runs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
     return parser.parse_args(argv)
 
@@ -95,6 +96,15 @@ def probe(configs: list[str], steps: int, overrides: list[str]) -> list[float]:
             raise SystemExit(f"step probe of {config} failed (exit {proc.returncode})")
         seconds.append(float(lines[-1].split()[1]))
     return seconds
+
+
+def epochs_within(
+    seconds: float, per_step: list[float], steps_per_epoch: list[int], caps: list[int], safety: float
+) -> tuple[int, float]:
+    """The epochs every run finishes in ``seconds`` when each epoch takes its probed time times ``safety`` (the
+    slowest run decides; at least 1, at most the smallest config's own epochs) and that slowest epoch's seconds."""
+    epoch_seconds = max(s * n for s, n in zip(per_step, steps_per_epoch, strict=True)) * safety
+    return max(1, min(min(caps), math.floor(seconds / epoch_seconds))), epoch_seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,19 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{path}: {seconds * 1000:.1f} ms per step with {len(configs)} runs side by side")
     left = args.budget - (time.perf_counter() - start) - args.reserve
     steps_per_epoch = [train_images // c.batch_size for c in configs]
-    epoch_seconds = max(s * n for s, n in zip(per_step, steps_per_epoch, strict=True)) * args.safety
-    epochs = max(1, min(min(c.epochs for c in configs), math.floor(left / epoch_seconds)))
+    epochs, epoch_seconds = epochs_within(left, per_step, steps_per_epoch, [c.epochs for c in configs], args.safety)
     say(f"{left:.0f} s left for training: {epochs} epochs at ~{epoch_seconds:.1f} s per epoch (slowest run)")
     record = {"configs": args.configs, "seconds_per_step": per_step, "epochs": epochs, "budget": args.budget,
               "safety": args.safety, "overrides": args.set}  # fmt: skip
     (out / "timing.json").write_text(json.dumps(record, indent=2) + "\n")
 
-    runs = Path("runs")
+    runs = Path(args.runs_dir).resolve()
     procs = []
     for path, config in zip(args.configs, configs, strict=True):
-        cmd = [sys.executable, "-c", TRAIN, "train", "--config", path, "--set", f"epochs={epochs}",
-               "--set", f"data_dir={args.data_dir}", "--set", f"out_dir={runs / config.model_id()}",
-               "--set", "checkpoint_every=1000000", *[a for s in args.set for a in ("--set", s)]]  # fmt: skip
+        cmd = [sys.executable, "-c", TRAIN, "train", "--config", path, *[a for s in args.set for a in ("--set", s)],
+               "--set", f"epochs={epochs}", "--set", f"data_dir={args.data_dir}",
+               "--set", f"out_dir={runs / config.model_id()}", "--set", "checkpoint_every=1000000"]  # fmt: skip
         log = (out / f"{config.model_id()}.log").open("w")
         procs.append((config, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO), log))
     deadline = start + args.budget - 20
@@ -144,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     with tarfile.open(out / "runs.tar", "w") as tar:
         for config in configs:
             folder = runs / config.model_id()
-            if (REPO / folder).is_dir():
-                tar.add(REPO / folder, arcname=str(folder))
+            if folder.is_dir():
+                tar.add(folder, arcname=f"runs/{config.model_id()}")
             tar.add(out / f"{config.model_id()}.log", arcname=f"logs/{config.model_id()}.log")
         tar.add(out / "timing.json", arcname="timing.json")
     say(f"packed {out / 'runs.tar'} after {time.perf_counter() - start:.0f} s")
