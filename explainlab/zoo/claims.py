@@ -130,6 +130,10 @@ CLAIMS: dict[str, list[Claim]] = {
     "cifar10-resnet20": [
         *egat_bars("egat", "EGAT"),
         *egat_bars("egat_saliency", "EGAT with a saliency map in its loss"),
+        *egat_bars("egat_gpu", "EGAT at the GPU adversary (PGD-7, 7 epochs)", reference="pgd_at_gpu",
+                   reference_name="PGD-AT on the same GPU schedule"),
+        *egat_bars("egat_saliency_gpu", "EGAT with a saliency map in its loss at the GPU adversary (PGD-7, 7 epochs)",
+                   reference="pgd_at_gpu", reference_name="PGD-AT on the same GPU schedule"),
         Claim("PGD-AT's IG maps survive the top-k attack better than natural training's", RAR, "pgd_at", "natural",
               "topk_intersection"),
         Claim("adversarial training gives sparser IG maps than natural training", CONCISE, "pgd_at", "natural",
@@ -181,15 +185,18 @@ def standard_error(entry: dict[str, Any], metric: str) -> float | None:
     return None
 
 
-def difference_error(a: dict[str, Any], b: dict[str, Any], metric: str) -> tuple[float | None, int | None]:
-    """The standard error of a - b and, when it is the paired one, the number of images it pairs (else None)."""
+def difference_error(a: dict[str, Any], b: dict[str, Any], metric: str) -> tuple[float, float | None, int | None]:
+    """a - b, its standard error and, when paired, the number of images it pairs (else None). Paired: the mean and
+    error of a_i - b_i over the images both scored, so that a metric scored on each model's own images (RAR's top-k
+    on the images it classifies correctly) compares the same images; unpaired: the headline values' difference."""
     per_a, per_b = a.get("per_example"), b.get("per_example")
     if per_a and per_b and len(per_a) == len(per_b):
         paired = paired_difference(per_a, per_b)
         if paired["se"] is not None:
-            return float(paired["se"]), int(paired["n"])
+            return float(paired["mean"]), float(paired["se"]), int(paired["n"])
     se_a, se_b = standard_error(a, metric), standard_error(b, metric)
-    return (math.hypot(se_a, se_b) if se_a is not None and se_b is not None else None), None
+    se = math.hypot(se_a, se_b) if se_a is not None and se_b is not None else None
+    return float(a["value"]) - float(b["value"]), se, None
 
 
 def verdict(excess: float, se: float | None) -> str:
@@ -259,8 +266,7 @@ def check_claims(
             elif a is None or b is None:
                 row.update(difference=None, se=None, paired_n=None, verdict="not measured")
             else:
-                se, paired_n = difference_error(a, b, claim.metric)
-                difference = float(a["value"]) - float(b["value"])
+                difference, se, paired_n = difference_error(a, b, claim.metric)
                 row.update(difference=difference, se=se, paired_n=paired_n,
                            verdict=verdict(difference - claim.margin, se))  # fmt: skip
             for side in ("a", "b"):  # the per-image values served their purpose; the rows stay small

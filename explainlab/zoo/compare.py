@@ -71,9 +71,9 @@ def compare_reports(names: list[str], models_dir: str | Path | None = None) -> d
                 continue
             a = {**a, "per_example": per_example(report, metric)}
             b = {**b, "per_example": ref_per_example[metric]}
-            se, paired_n = difference_error(a, b, metric)
+            difference, se, paired_n = difference_error(a, b, metric)
             rows.append({"model": side["label"], "metric": metric, "value": a["value"], "reference": b["value"],
-                         "difference": float(a["value"]) - float(b["value"]), "se": se, "paired_n": paired_n,
+                         "difference": difference, "se": se, "paired_n": paired_n,
                          "n": a.get("n"), "reference_n": b.get("n")})  # fmt: skip
     mixed = len({(s["hardware"], s["torch_threads"]) for s in sides}) > 1
     return {"reference": sides[0], "others": sides[1:], "rows": rows, "mixed_hardware": mixed}

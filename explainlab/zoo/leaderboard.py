@@ -51,8 +51,11 @@ LEGEND = (
 CLAIMS_LEGEND = (
     "Each row compares two stored models on one number (`explainlab zoo claims` prints the same as JSON). "
     "A − B ± 2 SE: the difference with two standard errors. Both models see the same test images, so where both "
-    "reports store their per-image results the error is the paired one, std(a − b)/√n (marked paired); otherwise "
-    "it is the unpaired, conservative one (std/√n each; binomial for accuracies). needs: the margin the claim "
+    "reports store their per-image results the difference and its error are the paired ones, the mean of a − b and "
+    "std(a − b)/√n over the images both scored (marked paired; for RAR's top-k ∩ and Kendall τ, scored on the images "
+    "each model classifies correctly, that is the images both do, so it need not equal A − B of the columns); "
+    "otherwise the columns' difference with the unpaired, conservative error (std/√n each; binomial for accuracies). "
+    "needs: the margin the claim "
     'requires. A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. Settings are the '
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )

@@ -241,3 +241,16 @@ def test_the_mean_over_seeds_without_per_image_results_keeps_one_seeds_error(tmp
     # the same 400 images under both seeds: the mean's error is a seed's, sqrt(0.1^2 + 0.2^2) / sqrt(400) unpaired
     assert row["difference"] == pytest.approx(0.04) and row["paired_n"] is None
     assert row["se"] == pytest.approx(math.hypot(0.1, 0.2) / 20)
+
+
+def test_a_paired_difference_compares_the_images_both_models_scored(tmp_path: Path) -> None:
+    # RAR scores each model on the images it classifies correctly: pgd_at on images 0-3, ig_norm on 2-5. The
+    # headline values (0.5 and 0.8) differ by 0.3; over the images both scored (2 and 3) ig_norm is ahead by 0.1
+    for method, values in [("pgd_at", "0.2 0.2 0.8 0.8 - -"), ("ig_norm", "- - 0.9 0.9 0.7 0.7")]:
+        scored_values = [float(v) for v in values.split() if v != "-"]
+        report = rep(topk=sum(scored_values) / len(scored_values))
+        report["attribution_robustness"]["topk_intersection"]["per_example"] = values
+        stored(tmp_path, method, report)
+    row = by_pair(check_claims(tmp_path), "ig_norm", "pgd_at", "topk_intersection")
+    assert row["a"]["value"] - row["b"]["value"] == pytest.approx(0.3)
+    assert row["difference"] == pytest.approx(0.1) and row["paired_n"] == 2
