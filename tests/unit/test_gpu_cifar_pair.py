@@ -13,6 +13,7 @@ from types import ModuleType
 
 import pytest
 
+from explainlab.training import METHODS
 from explainlab.training.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,15 +39,18 @@ def test_the_slowest_run_decides_the_epochs_for_all() -> None:
 
 
 def test_the_gpu_configs_differ_only_in_the_method() -> None:
-    configs = [load_config(path) for path in GPU_CONFIGS]
+    control = REPO / "configs" / "cifar10_pgd_at_clean_gpu.toml"  # EGAT-lab without its Grad-CAM term
+    configs = [load_config(path) for path in [*GPU_CONFIGS, control]]
     shared = ("dataset", "net", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
               "warmup_epochs", "eps_warmup_epochs", "augment", "seed", "bf16")  # fmt: skip
     for config in configs[1:]:
         assert {k: getattr(config, k) for k in shared} == {k: getattr(configs[0], k) for k in shared}
         for key in ("eps", "steps", "step_size"):
             assert config.method_params[key] == configs[0].method_params[key]
-    assert [c.method for c in configs] == ["pgd_at", "egat", "egat"]
-    assert len({c.model_id() for c in configs}) == 3
+    assert [c.method for c in configs] == ["pgd_at", "egat", "egat", "pgd_at"]
+    assert len({c.model_id() for c in configs}) == 4
+    egat_params = METHODS["egat"].Params(**configs[1].method_params)  # the control keeps EGAT-lab's clean CE
+    assert configs[3].method_params["clean_weight"] == egat_params.clean_weight == 1.0
 
 
 @pytest.mark.parametrize("path", GPU_CONFIGS, ids=lambda p: p.stem)
