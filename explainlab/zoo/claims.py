@@ -134,6 +134,8 @@ CLAIMS: dict[str, list[Claim]] = {
                    reference_name="PGD-AT on the same GPU schedule"),
         *egat_bars("egat_saliency_gpu", "EGAT with a saliency map in its loss at the GPU adversary (PGD-7, 7 epochs)",
                    reference="pgd_at_gpu", reference_name="PGD-AT on the same GPU schedule"),
+        *egat_bars("egat_gpu", "control: EGAT at the GPU adversary", reference="pgd_at_clean_gpu",
+                   reference_name="PGD-AT + clean CE (EGAT-lab without its Grad-CAM term) on the same schedule"),
         Claim("PGD-AT's IG maps survive the top-k attack better than natural training's", RAR, "pgd_at", "natural",
               "topk_intersection"),
         Claim("adversarial training gives sparser IG maps than natural training", CONCISE, "pgd_at", "natural",
