@@ -81,7 +81,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--safety", type=float, default=1.3, help="factor on the probed step time")
     parser.add_argument("--runs-dir", default="runs", help="where each run's folder goes (default: ./runs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.budget <= 0 or args.probe_steps < 1 or args.safety <= 0 or args.reserve < 0:
+        parser.error("--budget and --safety must be > 0, --probe-steps >= 1, --reserve >= 0")
+    return args
 
 
 def probe(configs: list[str], steps: int, overrides: list[str]) -> list[float]:
@@ -114,12 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO))
     from explainlab.data import load_dataset
+    from explainlab.errors import ExplainlabError
     from explainlab.training.config import load_config
 
-    configs = [load_config(c, [f"data_dir={args.data_dir}", *args.set]) for c in args.configs]
-    for config in configs:  # decode once; the runs then read the cache
-        for split in ("train", "test"):
-            load_dataset(config.dataset, split, data_dir=args.data_dir)
+    try:
+        configs = [load_config(c, [f"data_dir={args.data_dir}", *args.set]) for c in args.configs]
+        for dataset in sorted({c.dataset for c in configs}):  # decode once; the runs then read the cache
+            for split in ("train", "test"):
+                load_dataset(dataset, split, data_dir=args.data_dir)
+    except (ExplainlabError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    if len({c.dataset for c in configs}) > 1:
+        raise SystemExit("error: the configs train on different datasets; a matched schedule needs one")
     train_images = len(load_dataset(configs[0].dataset, "train", data_dir=args.data_dir))
     say(f"data ready after {time.perf_counter() - start:.0f} s")
     per_step = probe(args.configs, args.probe_steps, args.set)
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             tar.add(out / f"{config.model_id()}.log", arcname=f"logs/{config.model_id()}.log")
         tar.add(out / "timing.json", arcname="timing.json")
     say(f"packed {out / 'runs.tar'} after {time.perf_counter() - start:.0f} s")
-    return 0
+    return 1 if any(proc.returncode for _, proc, _ in procs) else 0
 
 
 if __name__ == "__main__":

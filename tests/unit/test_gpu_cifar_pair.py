@@ -84,3 +84,15 @@ def test_a_side_by_side_run_packs_every_run(tmp_path: Path) -> None:
         names = set(tar.getnames())
     for model_id in ("mnist-small_cnn-trades-s0", "mnist-small_cnn-pgd_at-s0"):
         assert {f"runs/{model_id}/card.json", f"runs/{model_id}/weights.safetensors", f"logs/{model_id}.log"} <= names
+
+
+def test_bad_flags_and_a_missing_dataset_end_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = load_script().main
+    config = str(GPU_CONFIGS[0])
+    with pytest.raises(SystemExit) as exit_info:
+        main([config, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--budget", "0"])
+    assert exit_info.value.code == 2 and "--budget and --safety must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="^error: .*cifar10"):
+        main([config, "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--budget", "60"])
+    with pytest.raises(SystemExit, match="(?s)^error: .*epochs"):
+        main([config, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--budget", "60", "--set", "epochs=0"])
