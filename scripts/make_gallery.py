@@ -49,7 +49,8 @@ PROVENANCE = {
         "Features from Tiny Images'): pixels decoded from a JPEG re-encoding of the test set (quality about 75, "
         "4:2:0 chroma), so they differ from the official release by about 6/255 per value on average; the PNGs "
         "are lossless copies of those decoded JPEG pixels. With that image-folder copy, indices are positions "
-        "in the loader's class-major order (test/<class>/NNNN.jpg), not the original interleaved order."
+        "in the loader's order, which reads test/<class>/NNNN.jpg round-robin over the classes (the NNNN-th image "
+        "of every class in class order, then the next), not the original test order."
     ),
 }
 SOURCE = (

@@ -1,7 +1,9 @@
 """Image folders: ``train/<class>/<image>`` and ``test/<class>/<image>`` in a directory or a ``.zip``.
 
 Class names are the sub-folder names, sorted alphabetically; the label is the index in that order (the
-torchvision ImageFolder convention). A single top-level folder around the splits is allowed
+torchvision ImageFolder convention). The train split keeps the listing's order (class by class; training shuffles it);
+the test split is read round-robin over the classes (``class_interleaved``), so that the first N test images, which
+every evaluation here takes, cover the classes evenly as the official CIFAR-10 test order does. A single top-level folder around the splits is allowed
 (``cifar10/train/cat/0001.jpg``). Images are decoded with Pillow to uint8: all grayscale gives 1 channel,
 anything else 3 (RGB). Decoded splits are cached as uncompressed ``.npz`` (allow_pickle=False) in
 ``${XDG_CACHE_HOME:-~/.cache}/explainlab/image_folder``, keyed by the source's path, size and mtime.
@@ -219,9 +221,23 @@ def load_image_folder(
         images, labels, classes = _decode_listed(path, split)
         if file is not None:
             _write_cache(file, images, labels, classes)
+    if split == "test":  # evaluations take the first N test images: let them cover every class
+        order = class_interleaved(labels)
+        images, labels = images[order], labels[order]
     return ImageDataset(
         name or path.stem, split, torch.from_numpy(images), torch.from_numpy(labels), classes, str(path)
     )
+
+
+def class_interleaved(labels: np.ndarray) -> np.ndarray:
+    """The order that reads a class-by-class split round-robin: the first image of every class (in class order), then
+    the second of every class, and so on; a class that runs out drops out. An image folder lists its images class by
+    class, so without it the first 1000 CIFAR-10 test images would all be airplanes."""
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rank[members] = np.arange(len(members))
+    return np.lexsort((labels, rank))  # by rank within the class, then by class
 
 
 def _decode_listed(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

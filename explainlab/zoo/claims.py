@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from explainlab.eval.per_example import paired_difference, scored
-from explainlab.zoo.listing import default_models_dir, headline, list_models, per_example, representatives, short_id
+from explainlab.zoo.listing import (
+    default_models_dir,
+    headline,
+    list_models,
+    one_class_evaluation,
+    per_example,
+    representatives,
+    short_id,
+)
 from explainlab.zoo.store import CARD, REPORT
 
 EPS02_REPORT = "report_eps0.2.json"
@@ -271,6 +279,8 @@ def check_claims(
                 difference, se, paired_n = difference_error(a, b, claim.metric)
                 row.update(difference=difference, se=se, paired_n=paired_n,
                            verdict=verdict(difference - claim.margin, se))  # fmt: skip
+            if any(one_class_evaluation(read(root / i / REPORT)) for side in sides for i in side.ids):
+                row["verdict"] += " (measured on one class only: re-evaluation pending)"
             for side in ("a", "b"):  # the per-image values served their purpose; the rows stay small
                 if row[side] is not None:
                     row[side] = {k: v for k, v in row[side].items() if k != "per_example"}

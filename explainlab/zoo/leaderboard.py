@@ -159,6 +159,9 @@ def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
     if not row.get("has_report"):
         return "no report"
     notes = []
+    if row.get("one_class_evaluation"):
+        notes.append("**measured on one class only** (the first test images of the class-sorted JPEG copy, before "
+                     "2026-12-04): re-evaluation pending")  # fmt: skip
     if row.get("quick"):
         notes.append("quick")
     overrides = {k: v for k, v in (row.get("rar_overrides") or {}).items() if k not in ("batch_size", "seed")}

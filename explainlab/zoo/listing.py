@@ -68,11 +68,27 @@ def per_example(report: dict[str, Any] | None, key: str) -> list[float | None] |
     return decode_per_example(block.get("per_example")) if isinstance(block, dict) else None
 
 
+# From this time on an image folder's test split is read round-robin over its classes (data.image_folder); before, the
+# first test images of a class-sorted folder were all of one class (CIFAR-10's JPEG copy: the first 1000 airplanes).
+ROUND_ROBIN_TEST_ORDER_SINCE = "2026-12-04T20:04:00+00:00"
+
+
+def one_class_evaluation(report: dict[str, Any] | None) -> bool:
+    """Whether the report measured the first test images of an image folder (a ``.zip`` or ``*jpg*`` source) before
+    its test split was read round-robin over the classes: then they were all of the first class."""
+    evaluation = (report or {}).get("evaluation") or {}
+    source = str(evaluation.get("data_source") or "")
+    image_folder = source.endswith(".zip") or "jpg" in Path(source).name
+    return image_folder and str(evaluation.get("created") or "") < ROUND_ROBIN_TEST_ORDER_SINCE
+
+
 def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
-    """Qualifiers a reader needs next to the numbers: quick run, reduced RAR settings, fired warnings, and the torch
-    thread count of the evaluation (the RAR attack's result depends on it through float summation order)."""
+    """Qualifiers a reader needs next to the numbers: quick run, reduced RAR settings, fired warnings, the torch
+    thread count of the evaluation (the RAR attack's result depends on it through float summation order), and whether
+    it measured one class only (``one_class_evaluation``)."""
     if report is None:
-        return {"quick": None, "rar_overrides": {}, "rar_paper_settings": None, "warnings": [], "torch_threads": None}
+        return {"quick": None, "rar_overrides": {}, "rar_paper_settings": None, "warnings": [], "torch_threads": None,
+                "one_class_evaluation": False}  # fmt: skip
     attribution = report.get("attribution_robustness") or {}
     return {
         "quick": bool(_dig(report, ("evaluation", "quick"))),
@@ -80,6 +96,7 @@ def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:
         "rar_paper_settings": attribution.get("paper_settings"),
         "warnings": [w.get("code") for w in report.get("warnings", []) if isinstance(w, dict)],
         "torch_threads": _dig(report, ("evaluation", "torch_threads")),
+        "one_class_evaluation": one_class_evaluation(report),
     }
 
 

@@ -123,3 +123,19 @@ def test_cache_can_be_disabled_or_redirected(tmp_path, mk, _isolated_data_env):
     assert not (_isolated_data_env / "explainlab").exists()
     load_image_folder(path, "train", cache_dir=tmp_path / "elsewhere")
     assert len(list((tmp_path / "elsewhere").glob("*.npz"))) == 1
+
+
+def test_the_test_split_is_read_round_robin_over_the_classes(folder):
+    train, test = load_image_folder(folder, "train"), load_image_folder(folder, "test")
+    assert train.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # class by class, as listed
+    assert test.labels.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2]  # the first N cover every class
+    listed = {c: train.images[train.labels == c, 0, 0, 0].tolist() for c in range(3)}
+    read = {c: test.images[test.labels == c, 0, 0, 0].tolist() for c in range(3)}
+    assert {c: [v - 100 for v in values] for c, values in read.items()} == listed  # each class in listing order
+
+
+def test_class_interleaved_with_classes_of_different_sizes():
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    order = image_folder.class_interleaved(labels)
+    assert order.tolist() == [0, 3, 4, 1, 5, 2] and labels[order].tolist() == [0, 1, 2, 0, 2, 0]
+    assert image_folder.class_interleaved(np.array([], dtype=np.int64)).tolist() == []

@@ -254,3 +254,18 @@ def test_a_paired_difference_compares_the_images_both_models_scored(tmp_path: Pa
     row = by_pair(check_claims(tmp_path), "ig_norm", "pgd_at", "topk_intersection")
     assert row["a"]["value"] - row["b"]["value"] == pytest.approx(0.3)
     assert row["difference"] == pytest.approx(0.1) and row["paired_n"] == 2
+
+
+@pytest.mark.parametrize(("source", "created", "flagged"), [
+    ("../shared/data/cifar10-jpg.zip", "2026-12-01T13:27:25+00:00", True),  # a class-sorted folder's first images
+    ("../shared/data/cifar10-jpg.zip", "2026-12-04T20:30:00+00:00", False),  # read round-robin over the classes
+    ("../shared/data/mnist", "2026-12-01T13:27:25+00:00", False),  # IDX files keep the official order
+])  # fmt: skip
+def test_reports_measured_on_one_class_are_flagged(tmp_path: Path, source: str, created: str, flagged: bool) -> None:
+    for method, topk in [("pgd_at", 0.70), ("natural", 0.50)]:
+        report = rep(topk=topk)
+        report["evaluation"] = {"data_source": source, "created": created}
+        stored(tmp_path, method, report)
+    row = by_pair(check_claims(tmp_path), "pgd_at", "natural", "topk_intersection")
+    assert row["verdict"] == "holds" + (" (measured on one class only: re-evaluation pending)" if flagged else "")
+    assert ("measured on one class only" in render_leaderboard(tmp_path)) is flagged
