@@ -3,10 +3,11 @@
 Class names are the sub-folder names, sorted alphabetically; the label is the index in that order (the
 torchvision ImageFolder convention). The train split keeps the listing's order (class by class; training shuffles it);
 the test split is read round-robin over the classes (``class_interleaved``), so that the first N test images, which
-every evaluation here takes, cover the classes evenly as the official CIFAR-10 test order does. A single top-level folder around the splits is allowed
-(``cifar10/train/cat/0001.jpg``). Images are decoded with Pillow to uint8: all grayscale gives 1 channel,
-anything else 3 (RGB). Decoded splits are cached as uncompressed ``.npz`` (allow_pickle=False) in
-``${XDG_CACHE_HOME:-~/.cache}/explainlab/image_folder``, keyed by the source's path, size and mtime.
+every evaluation here takes, cover the classes evenly as the official CIFAR-10 test order does. A single top-level
+folder around the splits is allowed (``cifar10/train/cat/0001.jpg``). Images are decoded with Pillow to uint8: all
+grayscale gives 1 channel, anything else 3 (RGB). Decoded splits are cached as uncompressed ``.npz``
+(allow_pickle=False) in ``${XDG_CACHE_HOME:-~/.cache}/explainlab/image_folder``, keyed by the source's path, size and
+mtime.
 """
 
 from __future__ import annotations
