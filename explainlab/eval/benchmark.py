@@ -388,9 +388,15 @@ def benchmark(
             hardware=hardware(device), torch_threads=torch.get_num_threads(),
             torch_version=torch.__version__, seconds=round(seconds, 2), commit=code_commit(),
             created=datetime.now(UTC).isoformat(timespec="seconds"), data_source=data_source,
-            settings=s.model_dump(mode="json"), quick=s.quick,
+            class_counts=class_counts(ye), settings=s.model_dump(mode="json"), quick=s.quick,
         ),
     )  # fmt: skip
+
+
+def class_counts(labels: Tensor) -> dict[str, int]:
+    """How many of ``labels`` fall in each class (keys: the class index as text, for JSON)."""
+    classes, counts = torch.unique(labels.cpu(), return_counts=True)
+    return {str(int(c)): int(k) for c, k in zip(classes, counts, strict=True)}
 
 
 def evaluate(

@@ -115,6 +115,9 @@ class EvaluationInfo(_Block):
     created: str
     data_source: str
     data_split: str = "test"
+    class_counts: dict[str, int] | None = Field(
+        None, description="labels of the n_eval images, per class: shows whether the sample covers the classes"
+    )
     settings: dict[str, Any] = Field(..., description="the exact EvalSettings (a --quick run shows as such)")
     quick: bool
 

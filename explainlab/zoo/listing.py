@@ -74,9 +74,14 @@ ROUND_ROBIN_TEST_ORDER_SINCE = "2026-12-04T20:04:00+00:00"
 
 
 def one_class_evaluation(report: dict[str, Any] | None) -> bool:
-    """Whether the report measured the first test images of an image folder (a ``.zip`` or ``*jpg*`` source) before
-    its test split was read round-robin over the classes: then they were all of the first class."""
+    """Whether the report's images were all of one class: from its recorded ``class_counts`` where it has them, else
+    whether it measured the first test images of an image folder (a ``.zip`` or ``*jpg*`` source) before its test split
+    was read round-robin over the classes (then they were all of the first class)."""
     evaluation = (report or {}).get("evaluation") or {}
+    counts = evaluation.get("class_counts")
+    if isinstance(counts, dict) and counts:
+        present = [int(v) for v in counts.values() if int(v) > 0]
+        return len(present) == 1 and present[0] > 1
     source = str(evaluation.get("data_source") or "")
     image_folder = source.endswith(".zip") or "jpg" in Path(source).name
     return image_folder and str(evaluation.get("created") or "") < ROUND_ROBIN_TEST_ORDER_SINCE

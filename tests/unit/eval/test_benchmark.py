@@ -98,6 +98,7 @@ def test_values_and_settings(evaluated: tuple[Report, dict]) -> None:
     assert corruption.resolution == "28px" and 0 <= corruption.mean <= 1
     info = data["evaluation"]
     assert info["settings"]["rar"]["steps"] == 2 and info["quick"] is False
+    assert sum(info["class_counts"].values()) == 40 and len(info["class_counts"]) > 1  # what the sample covers
     assert info["torch_threads"] >= 1 and info["seconds"] > 0 and info["hardware"] and "mnist" in info["data_source"]
     assert report.warnings == [] and set(report.checks) >= {"probability_output", "zero_gradient", "eps_not_monotone"}
 

@@ -256,15 +256,19 @@ def test_a_paired_difference_compares_the_images_both_models_scored(tmp_path: Pa
     assert row["difference"] == pytest.approx(0.1) and row["paired_n"] == 2
 
 
-@pytest.mark.parametrize(("source", "created", "flagged"), [
-    ("../shared/data/cifar10-jpg.zip", "2026-12-01T13:27:25+00:00", True),  # a class-sorted folder's first images
-    ("../shared/data/cifar10-jpg.zip", "2026-12-04T20:30:00+00:00", False),  # read round-robin over the classes
-    ("../shared/data/mnist", "2026-12-01T13:27:25+00:00", False),  # IDX files keep the official order
+@pytest.mark.parametrize(("source", "created", "counts", "flagged"), [
+    ("../shared/data/cifar10-jpg.zip", "2026-12-01T13:27:25+00:00", None, True),  # a class-sorted folder's first images
+    ("../shared/data/cifar10-jpg.zip", "2026-12-04T20:30:00+00:00", None, False),  # read round-robin over the classes
+    ("../shared/data/mnist", "2026-12-01T13:27:25+00:00", None, False),  # IDX files keep the official order
+    ("../shared/data/mnist", "2026-12-05T10:00:00+00:00", {"0": 1000, "1": 0}, True),  # recorded counts decide
+    ("../shared/data/cifar10-jpg.zip", "2026-12-01T13:27:25+00:00", {"0": 500, "1": 500}, False),
 ])  # fmt: skip
-def test_reports_measured_on_one_class_are_flagged(tmp_path: Path, source: str, created: str, flagged: bool) -> None:
+def test_reports_measured_on_one_class_are_flagged(
+    tmp_path: Path, source: str, created: str, counts: dict[str, int] | None, flagged: bool
+) -> None:
     for method, topk in [("pgd_at", 0.70), ("natural", 0.50)]:
         report = rep(topk=topk)
-        report["evaluation"] = {"data_source": source, "created": created}
+        report["evaluation"] = {"data_source": source, "created": created, "class_counts": counts}
         stored(tmp_path, method, report)
     row = by_pair(check_claims(tmp_path), "pgd_at", "natural", "topk_intersection")
     assert row["verdict"] == "holds" + (" (measured on one class only: re-evaluation pending)" if flagged else "")
