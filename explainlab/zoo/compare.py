@@ -16,7 +16,7 @@ from typing import Any
 
 from explainlab.errors import CheckpointError
 from explainlab.zoo.claims import PCT_METRICS, Z_CLEAR, difference_error, format_number
-from explainlab.zoo.listing import HEADLINE_PATHS, headline, per_example, resolve_model_dir
+from explainlab.zoo.listing import HEADLINE_PATHS, headline, one_class_evaluation, per_example, resolve_model_dir
 from explainlab.zoo.store import REPORT
 
 
@@ -58,7 +58,8 @@ def compare_reports(names: list[str], models_dir: str | Path | None = None) -> d
     for path, report in zip(paths, reports, strict=True):
         evaluation = report.get("evaluation") if isinstance(report.get("evaluation"), dict) else {}
         sides.append({"label": _label(path, report), "path": str(path), "hardware": evaluation.get("hardware"),
-                      "torch_threads": evaluation.get("torch_threads")})  # fmt: skip
+                      "torch_threads": evaluation.get("torch_threads"),
+                      "one_class": one_class_evaluation(report)})  # fmt: skip
     reference = reports[0]
     ref_numbers = headline(reference)
     ref_per_example = {metric: per_example(reference, metric) for metric in HEADLINE_PATHS}  # decoded once
@@ -87,6 +88,8 @@ def render_comparison(result: dict[str, Any]) -> str:
               for s in result["others"]]  # fmt: skip
     if result["mixed_hardware"]:
         lines.append("note: the reports ran on different CPUs or thread counts; RAR's numbers move with both")
+    lines += [f"note: {s['label']} was measured on one class only (re-evaluate it)"
+              for s in [ref, *result["others"]] if s.get("one_class")]  # fmt: skip
     lines.append(f"{'model':<40} {'metric':<18} {'value':>7} {'ref':>7} {'diff ± 2 SE':>18}  error")
     for row in result["rows"]:
         pct = row["metric"] in PCT_METRICS

@@ -56,6 +56,14 @@ def test_reports_from_two_cpus_are_flagged(tmp_path: Path) -> None:
     assert "different CPUs" in render_comparison(result)
 
 
+def test_a_report_of_one_class_is_named(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.json", report("a", [1, 0, 1]))
+    one_class = report("b", [1, 1, 1])
+    one_class["evaluation"]["class_counts"] = {"0": 3}  # every image of class 0
+    text = render_comparison(compare_reports([a, write(tmp_path, "b.json", one_class)]))
+    assert "note: b was measured on one class only" in text and "note: a " not in text
+
+
 def test_a_model_folder_or_id_stands_for_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for name, worst in (("m-a-s0", [1, 1, 0, 0]), ("m-b-s0", [1, 1, 1, 0])):
         (tmp_path / name).mkdir()
