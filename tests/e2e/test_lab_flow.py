@@ -162,6 +162,10 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     expect(page.locator("details.checks tr[data-check]")).to_have_count(6)
     expect(page.locator('tr[data-check="black_box_stronger"] .badge')).to_have_text("fired")
     expect(page.locator('tr[data-check="eps_not_monotone"] .badge')).to_have_text("silent")
+    # a report says which classes its test images cover (CIFAR-10's first 1000 are 100 of each since the fix)
+    page.goto(lab_url + "/models/cifar10-resnet20-egat_saliency-s0")
+    expect(page.locator("[data-class-counts]")).to_have_text("the 1000 test images: 10 of 10 classes, 100 images each")
+    expect(page.locator('[data-code="one_class"]')).to_have_count(0)
     page.goto(lab_url + "/leaderboard")
     expect(page.locator("table.board").first).to_be_visible()
     page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)  # the README tour's, folds closed
