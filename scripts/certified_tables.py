@@ -1,0 +1,79 @@
+"""Markdown tables of certified maps in docs/certified/*.json (``explainlab certify --json`` wrote them): per model,
+the summary with two standard errors, then each model's share of top-k pixels certified important minus the
+reference model's, paired over the same images and noise (mean of the per-image differences ± two standard errors).
+
+Usage: python scripts/certified_tables.py docs/certified/cifar10_saliency_sigma0.12.json [...] [--reference pgd_at]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+COLUMNS = (
+    ("certified_share", "certified pixels %"),
+    ("important_certified_of_k", "top-k certified important %"),
+    ("abstained_share", "no certificate %"),
+    ("accuracy", "accuracy %"),
+    ("smoothed_accuracy", "smoothed accuracy %"),
+    ("certified_accuracy", "right and certified at R %"),
+)
+
+
+def _pct(stat: dict) -> str:
+    return f"{100 * stat['mean']:.1f} ± {100 * (stat['se2'] or 0):.1f}"
+
+
+def _short(model_id: str) -> str:
+    """``cifar10-resnet20-pgd_at-s0`` -> ``pgd_at-s0`` (the id without dataset and net)."""
+    return model_id.split("-", 2)[-1]
+
+
+def _important_share(model: dict) -> list[float]:
+    return [image["certified_important"] / image["k"] for image in model["per_image"]]
+
+
+def paired_difference(values: list[float], reference: list[float]) -> tuple[float, float]:
+    """Mean of values - reference over the same images, and two standard errors of that mean."""
+    diffs = [a - b for a, b in zip(values, reference, strict=True)]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1 else 0.0
+    return mean, 2 * se
+
+
+def table(path: Path, reference: str) -> str:
+    data = json.loads(path.read_text())
+    params = data["params"]
+    head = ["model", *(label for _, label in COLUMNS), "seconds"]
+    lines = [f"{data['dataset']}, {data['method']}, σ {params['sigma']}, n {params['n']}, {data['images']} test images "
+             f"from {data['start']}:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+    for m in data["models"]:
+        cells = [f"`{_short(m['model'])}`", *(_pct(m[key]) for key, _ in COLUMNS), f"{m['seconds']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    ref = [m for m in data["models"] if _short(m["model"]).rsplit("-", 1)[0] == reference]
+    if not ref:
+        return "\n".join(lines)
+    base = _important_share(ref[0])
+    diffs = []
+    for m in data["models"]:
+        if m is not ref[0]:
+            mean, se2 = paired_difference(_important_share(m), base)
+            diffs.append(f"`{_short(m['model'])}` {100 * mean:+.1f} ± {100 * se2:.1f}")
+    lines += ["", f"top-k certified important, paired against `{_short(ref[0]['model'])}` (2 SE): " + ", ".join(diffs)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--reference", default="pgd_at", help="method part of the reference id (default pgd_at)")
+    args = parser.parse_args()
+    sys.stdout.write("\n\n".join(table(path, args.reference) for path in args.files) + "\n")
+
+
+if __name__ == "__main__":
+    main()
