@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
+
+from explainlab.eval.per_example import paired_difference
 
 COLUMNS = (
     ("certified_share", "certified pixels %"),
@@ -36,15 +37,6 @@ def _important_share(model: dict) -> list[float]:
     return [image["certified_important"] / image["k"] for image in model["per_image"]]
 
 
-def paired_difference(values: list[float], reference: list[float]) -> tuple[float, float]:
-    """Mean of values - reference over the same images, and two standard errors of that mean."""
-    diffs = [a - b for a, b in zip(values, reference, strict=True)]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1 else 0.0
-    return mean, 2 * se
-
-
 def table(path: Path, reference: str) -> str:
     data = json.loads(path.read_text())
     params = data["params"]
@@ -61,8 +53,8 @@ def table(path: Path, reference: str) -> str:
     diffs = []
     for m in data["models"]:
         if m is not ref[0]:
-            mean, se2 = paired_difference(_important_share(m), base)
-            diffs.append(f"`{_short(m['model'])}` {100 * mean:+.1f} ± {100 * se2:.1f}")
+            paired = paired_difference(_important_share(m), base)
+            diffs.append(f"`{_short(m['model'])}` {100 * paired['mean']:+.1f} ± {200 * (paired['se'] or 0):.1f}")
     lines += ["", f"top-k certified important, paired against `{_short(ref[0]['model'])}` (2 SE): " + ", ".join(diffs)]
     return "\n".join(lines)
 
