@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("certified_tables", REPO / "scripts" / "certified_tables.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts_loader import load_script
 
 
 def model(model_id: str, important: list[int], k: int = 10) -> dict:
@@ -33,7 +23,7 @@ def test_the_table_and_the_paired_difference(tmp_path: Path) -> None:
                                                                              [3, 4, 5])]}  # fmt: skip
     path = tmp_path / "cert.json"
     path.write_text(json.dumps(data))
-    text = load_script().table(path, "pgd_at")
+    text = load_script("certified_tables").table(path, "pgd_at")
     assert "| `pgd_at-s0` | 20.0 ± 1.0 |" in text and "| 12 |" in text
     assert text.endswith("paired against `pgd_at-s0` (2 SE): `egat_saliency-s0` +20.0 ± 0.0")
-    assert "paired" not in load_script().table(path, "trades")  # no reference model: the table alone
+    assert "paired" not in load_script("certified_tables").table(path, "trades")  # no reference model: the table alone

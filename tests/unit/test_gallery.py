@@ -6,18 +6,17 @@ Needs no real data: the gallery is checked as committed, and the script is run o
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import struct
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from explainlab.data import get_spec
+from tests.scripts_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 GALLERY = REPO / "static" / "gallery"
@@ -82,14 +81,6 @@ def test_required_datasets_cover_every_class(index: dict, dataset: str):
 # ---- the script itself, on tiny synthetic IDX files -------------------------------------------------------------
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_gallery", REPO / "scripts" / "make_gallery.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _write_idx(path: Path, array: np.ndarray) -> None:
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
@@ -98,7 +89,7 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def test_pick_indices_takes_the_first_of_each_class_in_order():
-    script = _load_script()
+    script = load_script("make_gallery")
     labels = np.array([2, 0, 2, 1, 0, 2, 0])
     assert script.pick_indices(labels, 3, 2) == [1, 4, 3, 0, 2]  # class 1 has one example only
     assert script.pick_indices(labels, 3, 1) == [1, 3, 0]
@@ -117,7 +108,7 @@ def test_script_writes_pngs_and_index(tmp_path: Path, monkeypatch: pytest.Monkey
     _write_idx(mnist / "t10k-labels-idx1-ubyte.gz", labels)
     out = tmp_path / "gallery"
 
-    script = _load_script()
+    script = load_script("make_gallery")
     assert script.main(["--data-dir", str(tmp_path / "data"), "--out", str(out), "--datasets", "mnist,cifar10"]) == 0
 
     index = json.loads((out / "index.json").read_text())

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from explainlab.training import METHODS
 from explainlab.training.config import load_config
+from tests.scripts_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_CONFIGS = [REPO / "configs" / f"cifar10_{name}_gpu.toml" for name in ("pgd_at", "egat", "egat_saliency")]
 MNIST = REPO.parent / "shared" / "data"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gpu_cifar_pair", REPO / "scripts" / "gpu_cifar_pair.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_slowest_run_decides_the_epochs_for_all() -> None:
-    epochs_within = load_script().epochs_within
+    epochs_within = load_script("gpu_cifar_pair").epochs_within
     # 390 steps of 0.1 s = 39 s an epoch; x1.25 = 48.75 s; 400 s hold 8 such epochs
     assert epochs_within(400, [0.05, 0.1], [390, 390], [30, 30], 1.25) == (8, pytest.approx(48.75))
     assert epochs_within(400, [0.05, 0.1], [390, 390], [30, 5], 1.25)[0] == 5  # a config's own epochs cap it
@@ -87,7 +78,7 @@ def test_a_side_by_side_run_packs_every_run(tmp_path: Path) -> None:
 
 
 def test_bad_flags_and_a_missing_dataset_end_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main = load_script().main
+    main = load_script("gpu_cifar_pair").main
     config = str(GPU_CONFIGS[0])
     with pytest.raises(SystemExit) as exit_info:
         main([config, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"), "--budget", "0"])
