@@ -27,10 +27,11 @@ def run_certify(args: argparse.Namespace) -> int:
 
 
 def _table(head: dict, results: list[dict], params: Any) -> None:
+    from explainlab.eval.testset import format_mean_2se
     from explainlab.zoo.listing import short_id
 
     dataset, start, images = head["dataset"], head["start"], head["images"]
-    pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
+    pct = format_mean_2se
     columns = ("model", "certified %", "top-k certified %", "no cert. %", "accuracy %", "smoothed %", "at R %", "s")
     sys.stdout.write(f"{dataset} test images {start}-{start + images - 1}, maps: {head['method']}, "
                      f"sigma {params.sigma}, n {params.n}, tau {params.tau}, alpha {params.alpha}: "

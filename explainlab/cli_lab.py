@@ -238,7 +238,7 @@ def run_test_images(args: argparse.Namespace) -> int:
 
     from explainlab.attacks import ATTACKS
     from explainlab.data import load_dataset
-    from explainlab.eval.testset import evaluate_images, summarize
+    from explainlab.eval.testset import evaluate_images, format_mean_2se, summarize
     from explainlab.explain import EXPLAINERS
     from explainlab.zoo.listing import short_id
 
@@ -272,7 +272,7 @@ def run_test_images(args: argparse.Namespace) -> int:
                "labels": part.labels.tolist(), "per_image": dict(zip(ids, gathered, strict=True))}  # fmt: skip
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
-    pct = lambda s: "-" if s["mean"] is None else f"{100 * s['mean']:.1f} ± {100 * (s['se2'] or 0):.1f}"  # noqa: E731
+    pct = format_mean_2se
     head = ("model", "clean %", "under attack %", "success %", "top-k ∩ %", "Spearman", "SSIM", "max L-inf")
     sys.stdout.write(f"{dataset} test images {args.start}-{args.start + args.n - 1}, {args.attack}, maps: "
                      f"{args.method}\n" + "  ".join(f"{h:>16}" for h in head) + "\n")  # fmt: skip

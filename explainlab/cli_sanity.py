@@ -20,9 +20,9 @@ def add_sanity_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cell(stat: dict, scale: float = 1.0, digits: int = 2) -> str:
-    if stat["mean"] is None:
-        return "-"
-    return f"{scale * stat['mean']:.{digits}f} ± {scale * (stat['se2'] or 0):.{digits}f}"
+    from explainlab.eval.testset import format_mean_2se
+
+    return format_mean_2se(stat, scale, digits)
 
 
 def run_sanity(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from explainlab.eval.per_example import paired_difference
+from explainlab.eval.testset import format_mean_2se
+from explainlab.zoo.listing import short_id
 
 COLUMNS = (
     ("certified_share", "certified pixels %"),
@@ -22,10 +24,6 @@ COLUMNS = (
     ("smoothed_accuracy", "smoothed accuracy %"),
     ("certified_accuracy", "right and certified at R %"),
 )
-
-
-def _pct(stat: dict) -> str:
-    return f"{100 * stat['mean']:.1f} ± {100 * (stat['se2'] or 0):.1f}"
 
 
 def _short(model_id: str) -> str:
@@ -44,9 +42,9 @@ def table(path: Path, reference: str) -> str:
     lines = [f"{data['dataset']}, {data['method']}, σ {params['sigma']}, n {params['n']}, {data['images']} test images "
              f"from {data['start']}:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
     for m in data["models"]:
-        cells = [f"`{_short(m['model'])}`", *(_pct(m[key]) for key, _ in COLUMNS), f"{m['seconds']:.0f}"]
+        cells = [f"`{_short(m['model'])}`", *(format_mean_2se(m[key]) for key, _ in COLUMNS), f"{m['seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    ref = [m for m in data["models"] if _short(m["model"]).rsplit("-", 1)[0] == reference]
+    ref = [m for m in data["models"] if short_id(m["model"]) == reference]
     if not ref:
         return "\n".join(lines)
     base = _important_share(ref[0])

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 from explainlab.eval.sanity_check import summary_flags
+from explainlab.eval.testset import format_mean_2se
 
 
 def _pct(stat: dict) -> str:
-    return "–" if stat["mean"] is None else f"{100 * stat['mean']:.1f} ± {100 * (stat['se2'] or 0):.1f}"
+    return format_mean_2se(stat, missing="–")
 
 
 def _rho(stat: dict) -> str:

@@ -118,6 +118,13 @@ def mean_2se(values: Sequence[float | bool | None]) -> dict[str, float | int | N
     return {"mean": mean, "se2": se2, "n": n}
 
 
+def format_mean_2se(stat: dict, scale: float = 100.0, digits: int = 1, missing: str = "-") -> str:
+    """A ``mean_2se`` summary as text, ``"12.3 ± 0.4"`` (scaled: 100 for percent); ``missing`` when it has no mean."""
+    if stat["mean"] is None:
+        return missing
+    return f"{scale * stat['mean']:.{digits}f} ± {scale * (stat['se2'] or 0):.{digits}f}"
+
+
 def summarize(outcomes: dict[str, list]) -> dict[str, Any]:
     """Means with two standard errors: accuracies over every image, the attack's success over the originally-correct
     ones, the map metrics over those too, and the largest perturbation seen (a constraint anyone can check)."""
