@@ -1,4 +1,4 @@
-"""SmallCNN for MNIST / Fashion-MNIST: conv32-pool-conv64-pool-fc128 (0.42M parameters)."""
+"""SmallCNN for MNIST / Fashion-MNIST: conv32-pool-conv64-pool-fc128 (0.42M parameters; ``hidden`` widens the head)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class SmallCNN(nn.Module):
         in_channels: int = Field(1, ge=1, le=4, description="input channels")
         num_classes: int = Field(10, ge=2, le=1000, description="output classes")
         input_size: int = Field(28, ge=8, le=256, description="input height = width (divisible by 4)")
+        hidden: int = Field(128, ge=8, le=4096, description="units of the fully connected head (Madry et al.: 1024)")
 
     def __init__(self, params: SmallCNN.Params | None = None) -> None:
         super().__init__()
@@ -35,9 +36,9 @@ class SmallCNN(nn.Module):
         self.relu2 = nn.ReLU()
         self.pool2 = nn.MaxPool2d(2)
         self.flatten = nn.Flatten()
-        self.fc1 = nn.Linear(64 * (p.input_size // 4) ** 2, 128)
+        self.fc1 = nn.Linear(64 * (p.input_size // 4) ** 2, p.hidden)
         self.relu3 = nn.ReLU()
-        self.fc2 = nn.Linear(128, p.num_classes)
+        self.fc2 = nn.Linear(p.hidden, p.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.pool1(self.relu1(self.conv1(x)))  # (N, 32, H/2, W/2)

@@ -160,8 +160,7 @@ def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
         return "no report"
     notes = []
     if row.get("one_class_evaluation"):
-        notes.append("**measured on one class only** (the first test images of the class-sorted JPEG copy, before "
-                     "2026-12-04): re-evaluation pending")  # fmt: skip
+        notes.append("**measured on one class only** (its test images were all of one class): re-evaluation pending")
     if row.get("quick"):
         notes.append("quick")
     overrides = {k: v for k, v in (row.get("rar_overrides") or {}).items() if k not in ("batch_size", "seed")}

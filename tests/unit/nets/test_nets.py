@@ -55,3 +55,11 @@ def test_softplus_with_large_beta_approaches_relu() -> None:
     with softplus_relus(model, 1e4):
         smooth = model(x)
     assert torch.allclose(smooth, model(x), atol=1e-2)
+
+
+def test_small_cnn_head_width_is_a_parameter() -> None:
+    """``hidden`` widens only the fully connected head (Madry et al.'s MNIST CNN has 1024 units there)."""
+    wide = build_model("small_cnn", [0.1307], [0.3081], hidden=1024)
+    convs = 32 * 9 + 32 + 64 * 32 * 9 + 64
+    assert sum(p.numel() for p in wide.parameters()) == convs + 3136 * 1024 + 1024 + 1024 * 10 + 10
+    assert wide(torch.rand(2, 1, 28, 28)).shape == (2, 10)
