@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from explainlab import markdown
 from explainlab.eval.per_example import paired_difference
 from explainlab.eval.testset import format_mean_2se
 from explainlab.zoo.listing import short_id
@@ -39,11 +40,12 @@ def table(path: Path, reference: str) -> str:
     data = json.loads(path.read_text())
     params = data["params"]
     head = ["model", *(label for _, label in COLUMNS), "seconds"]
+    rows = [
+        [f"`{_short(m['model'])}`", *(format_mean_2se(m[key]) for key, _ in COLUMNS), f"{m['seconds']:.0f}"]
+        for m in data["models"]
+    ]
     lines = [f"{data['dataset']}, {data['method']}, σ {params['sigma']}, n {params['n']}, {data['images']} test images "
-             f"from {data['start']}:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
-    for m in data["models"]:
-        cells = [f"`{_short(m['model'])}`", *(format_mean_2se(m[key]) for key, _ in COLUMNS), f"{m['seconds']:.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+             f"from {data['start']}:", "", *markdown.table(head, rows)]  # fmt: skip
     ref = [m for m in data["models"] if short_id(m["model"]) == reference]
     if not ref:
         return "\n".join(lines)

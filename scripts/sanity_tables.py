@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from explainlab import markdown
 from explainlab.eval.sanity_check import summary_flags
 from explainlab.eval.testset import format_mean_2se
 
@@ -30,17 +31,16 @@ def table(path: Path, rho: bool) -> str:
     stages = [s["name"] for s in models[0]["stages"][1:]]
     mark = "+ " if data["params"]["order"] == "cascading" else ""  # cascading: one more unit random per column
     head = ["model", *(f"{mark}{name}" for name in stages), "runner-up class", "like the image (ρ)", "flags"]
-    lines = [f"{data['dataset']}, {data['method']}, {data['params']['order']}, {data['images']} test images "
-             f"(top {data['params']['top_fraction']:.0%} kept{', ρ' if rho else ''}):", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+    rows = []
     for m in models:
         cells = [f"`{m['model'].split('-')[2]}`"]
         for s in [*m["stages"][1:], m["other_class"]]:
             cells.append(_pct(s["topk_intersection"]) + (f" ({_rho(s['spearman_abs'])})" if rho else ""))
         flags = summary_flags(m, data["params"]["order"])  # derived from the means, as the Models pages do
-        cells += [_rho(m["input_spearman"]), ", ".join(f["code"] for f in flags) or "–"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([*cells, _rho(m["input_spearman"]), ", ".join(f["code"] for f in flags) or "–"])
+    return "\n".join([f"{data['dataset']}, {data['method']}, {data['params']['order']}, {data['images']} test images "
+                      f"(top {data['params']['top_fraction']:.0%} kept{', ρ' if rho else ''}):", "",
+                      *markdown.table(head, rows)])  # fmt: skip
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from explainlab import markdown
 from explainlab.eval.per_example import paired_difference, scored
 from explainlab.zoo.listing import (
     default_models_dir,
@@ -328,7 +329,8 @@ def _side_number(entry: dict[str, Any] | None, metric: str) -> str:
 
 def render_claims(rows: list[dict[str, Any]]) -> list[str]:
     """The claims table (markdown lines)."""
-    lines = ["| claim | source | metric | A | B | A − B (± 2 SE) | needs | verdict | paper |", "|" + "---|" * 9]
+    header = ["claim", "source", "metric", "A", "B", "A − B (± 2 SE)", "needs", "verdict", "paper"]
+    table_rows = []
     for row in rows:
         metric = row["metric"]
         a, b = row["a"], row["b"]
@@ -341,5 +343,5 @@ def render_claims(rows: list[dict[str, Any]]) -> list[str]:
             + (" (paired)" if row.get("paired_n") else ""),
             f"≥ {_number(row['margin'], metric, signed=True)}", f"**{row['verdict']}**", row["paper"] or "—",
         ]  # fmt: skip
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return lines
+        table_rows.append(cells)
+    return markdown.table(header, table_rows)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from explainlab import markdown
 from explainlab.data.specs import DATASETS, canonical_name
 from explainlab.errors import UnknownNameError
 from explainlab.zoo.claims import check_claims, format_number, render_claims
@@ -114,13 +115,9 @@ def render_seed_spread(rows: list[dict[str, Any]]) -> list[str]:
     if not spread:
         return []
     header = ["recipe", "seeds", *[c[1] for c in COLUMNS]]
-    lines = ["## Seed-to-seed spread", "", SEED_LEGEND, ""]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for entry in spread:
-        cells = [f"`{entry['recipe']}`", ", ".join(map(str, entry["seeds"]))]
-        cells += [_spread_cell(entry["metrics"][key], fmt) for key, _, fmt in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, ""]
+    rows = [[f"`{entry['recipe']}`", ", ".join(map(str, entry["seeds"])),
+             *(_spread_cell(entry["metrics"][key], fmt) for key, _, fmt in COLUMNS)] for entry in spread]  # fmt: skip
+    return ["## Seed-to-seed spread", "", SEED_LEGEND, "", *markdown.table(header, rows), ""]
 
 
 def _format(value: float, fmt: str) -> str:
@@ -264,7 +261,7 @@ def render_leaderboard(models_dir: str | Path | None = None) -> str:
 def _model_table(rows: list[dict[str, Any]], mixed_threads: bool) -> list[str]:
     """One markdown table of stored models, one row each with its headline numbers, train time and notes."""
     header = ["model", "method", *[c[1] for c in COLUMNS], "train time", "notes"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cells_of_rows = []
     for row in rows:
         head = row.get("headline") or {}
         cells = [f"`{row['id']}`", row.get("method", "—")]
@@ -272,9 +269,8 @@ def _model_table(rows: list[dict[str, Any]], mixed_threads: bool) -> list[str]:
         duration = format_duration(row.get("train_seconds"))
         if row.get("init_from"):  # a fine-tune: its own time, on top of its base model's
             duration += f" + `{row['init_from']}`"
-        cells += [duration, _notes(row, mixed_threads)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return [*lines, ""]
+        cells_of_rows.append([*cells, duration, _notes(row, mixed_threads)])
+    return [*markdown.table(header, cells_of_rows), ""]
 
 
 def write_leaderboard(models_dir: str | Path | None = None, path: str | Path | None = None) -> Path:
