@@ -22,6 +22,7 @@ from explainlab.attacks.topk import TopKAttack
 from explainlab.explain import saliency_map
 from explainlab.explain.integrated_gradients import IntegratedGradients
 from explainlab.metrics.functional import kendall_tau, spearman_rho, topk_intersection
+from explainlab.nets.centered_logits import CenteredLogits
 from explainlab.params import FloatOrFraction, Params
 
 
@@ -39,6 +40,11 @@ class RARProtocol(Params):
     surrogate_beta: float = Field(10.0, gt=0.0, le=1e4, description="Softplus beta of the surrogate net")
     batch_size: int = Field(50, ge=1, le=10_000, description="examples attacked at once (memory)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the random restarts")
+    centered_logit: bool = Field(
+        False,
+        description="explain f_y - mean_j f_j (the same softmax) instead of the logit f_y: a component shared by every "
+        "logit, which changes no prediction, then cannot make the maps look stable (RAR explains the logit)",
+    )
 
 
 PRESETS: dict[str, RARProtocol] = {
@@ -77,6 +83,8 @@ def attribution_robustness(
 ) -> AttributionRobustness:
     """Run the protocol on (x, y); the model should be in eval mode."""
     p = protocol or RARProtocol()
+    if p.centered_logit:
+        model = CenteredLogits(model)
     with torch.no_grad():
         attacked = model(x).argmax(1) == y
     xs, ys = x[attacked], y[attacked]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from explainlab.explain.base import normalize_map
@@ -14,7 +14,15 @@ from explainlab.nets import cam_layer, softplus_relus
 from explainlab.training.base import AdversarialParams, LossParts, TrainingMethod, eval_mode, unwrap
 
 
-def gradcam_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def class_score(logits: Tensor, y: Tensor, centered: bool = False) -> Tensor:
+    """Sum over the batch of the explained score: the logit f_y, or (``centered``) f_y - mean_j f_j, the part of the
+    logit that softmax sees. A component shared by every logit changes no prediction, yet it can dominate the maps
+    of f_y (docs/zoo_findings.md, "The saliency term is met by a logit shared by every class")."""
+    score = logits.gather(1, y[:, None])
+    return (score - logits.mean(1, keepdim=True)).sum() if centered else score.sum()
+
+
+def gradcam_with_logits(model: nn.Module, x: Tensor, y: Tensor, centered: bool = False) -> tuple[Tensor, Tensor]:
     """One forward pass: logits (N, K) and a differentiable, L2-normalized Grad-CAM map (N, h*w) for class y; the
     map's double backward runs only through the layers after the Grad-CAM layer."""
     captured: list[Tensor] = []
@@ -24,42 +32,55 @@ def gradcam_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor,
     finally:
         handle.remove()
     act = captured[0]  # (N, K, h, w)
-    score = logits.gather(1, y[:, None]).sum()
-    (grad,) = torch.autograd.grad(score, act, create_graph=True)
+    (grad,) = torch.autograd.grad(class_score(logits, y, centered), act, create_graph=True)
     cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * act).sum(1))  # (N, h, w)
     return logits, F.normalize(cam.flatten(1), dim=1, eps=1e-8)
 
 
-def _input_gradient_map(model: nn.Module, x: Tensor, y: Tensor, times_input: bool) -> tuple[Tensor, Tensor]:
-    """Logits and the L2-normalized map |d f_y / dx| (or |x * d f_y / dx|) summed over channels, differentiable."""
+def _input_gradient(model: nn.Module, x: Tensor, y: Tensor, centered: bool) -> tuple[Tensor, Tensor]:
+    """Logits and d score / dx (N, C, H, W), differentiable in the weights (double back-propagation)."""
     if not x.requires_grad:  # a leaf of its own; an adversary's iterate keeps its graph
         x = x.detach().requires_grad_(True)
     logits = model(x)
-    (grad,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), x, create_graph=True)
-    attribution = x * grad if times_input else grad
-    return logits, F.normalize(attribution.abs().sum(1).flatten(1), dim=1, eps=1e-8)
+    (grad,) = torch.autograd.grad(class_score(logits, y, centered), x, create_graph=True)
+    return logits, grad
 
 
-def saliency_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def raw_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor, centered: bool = False) -> tuple[Tensor, Tensor]:
+    """Logits and the signed, unnormalized input gradient d f_y / dx (N, C*H*W), differentiable: with D = squared L2
+    the term penalizes how much the gradient itself changes over the eps-ball, a curvature penalty (Moosavi-Dezfooli
+    et al. 2019, CURE), which bounds how far a perturbation can move a gradient map (Dombrowski et al. 2019)."""
+    logits, grad = _input_gradient(model, x, y, centered)
+    return logits, grad.flatten(1)
+
+
+def saliency_with_logits(model: nn.Module, x: Tensor, y: Tensor, centered: bool = False) -> tuple[Tensor, Tensor]:
     """One forward pass: logits (N, K) and a differentiable, L2-normalized saliency map (N, H*W), |d f_y / dx| summed
     over channels (Simonyan et al. 2014); training through it is double back-propagation through the whole net."""
-    return _input_gradient_map(model, x, y, times_input=False)
+    logits, grad = _input_gradient(model, x, y, centered)
+    return logits, F.normalize(grad.abs().sum(1).flatten(1), dim=1, eps=1e-8)
 
 
-def input_x_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+def input_x_gradient_with_logits(
+    model: nn.Module, x: Tensor, y: Tensor, centered: bool = False
+) -> tuple[Tensor, Tensor]:
     """As saliency_with_logits with the map |x * d f_y / dx| (Shrikumar et al. 2016): IG's one-point Riemann sum at
     the zero baseline, so the term acts on the pixels whose ranking RAR's top-k attack moves."""
-    return _input_gradient_map(model, x, y, times_input=True)
+    logits, grad = _input_gradient(model, x, y, centered)
+    return logits, F.normalize((x * grad).abs().sum(1).flatten(1), dim=1, eps=1e-8)
 
 
-Distance = Literal["cosine", "l1"]
+Distance = Literal["cosine", "l1", "squared_l2"]
 
 
 def map_distance(a: Tensor, b: Tensor, distance: Distance = "cosine") -> Tensor:
-    """D per pair of non-negative, L2-normalized maps (N, P): ``cosine`` 1 - cos(a, b) in [0, 1], or ``l1`` the L1
-    distance between the maps scaled to sum 1, in [0, 2] (methods.md §5.1 lists both)."""
+    """D per pair of maps (N, P): ``cosine`` 1 - cos(a, b) in [0, 1] and ``l1`` the L1 distance between the maps
+    scaled to sum 1, in [0, 2] (methods.md §5.1 lists both; both for non-negative, L2-normalized maps), or
+    ``squared_l2`` ||a - b||^2, which keeps the maps' scale (for the raw gradient)."""
     if distance == "l1":
         return (normalize_map(a, "sum_one") - normalize_map(b, "sum_one")).abs().sum(1)
+    if distance == "squared_l2":
+        return (a - b).pow(2).sum(1)
     return 1 - (a * b).sum(1)
 
 
@@ -68,8 +89,9 @@ EXPLANATIONS = {
     "gradcam": (gradcam_with_logits, "cam_dissimilarity"),
     "saliency": (saliency_with_logits, "saliency_dissimilarity"),
     "input_x_gradient": (input_x_gradient_with_logits, "ixg_dissimilarity"),
+    "gradient": (raw_gradient_with_logits, "gradient_difference"),
 }
-ExplanationName = Literal["gradcam", "saliency", "input_x_gradient"]
+ExplanationName = Literal["gradcam", "saliency", "input_x_gradient", "gradient"]
 
 
 class EGAT(TrainingMethod):
@@ -93,14 +115,16 @@ class EGAT(TrainingMethod):
         mixup_alpha: float = Field(0.0, ge=0.0, le=10.0, description="mixup Beta(a, a) on clean pairs (0 = off)")
         explanation: ExplanationName = Field(
             "gradcam",
-            description="E: Grad-CAM of the last conv block, the input-gradient saliency map, or input x gradient",
+            description="E: Grad-CAM of the last conv block, the input-gradient saliency map, input x gradient, or the "
+            "raw signed gradient d f_y / dx (only with distance squared_l2: a curvature penalty)",
         )
         clean_weight: float = Field(1.0, ge=0.0, le=10.0, description="weight of CE(f(x), y) (0 = adversarial CE only)")
         explanation_fraction: float = Field(
             1.0, gt=0.0, le=1.0, description="share of the batch whose map pair enters the consistency mean (cost)"
         )
         distance: Distance = Field(
-            "cosine", description="D: 1 - cos of the maps, or L1 between the maps scaled to sum 1"
+            "cosine",
+            description="D: 1 - cos of the maps, L1 between the maps scaled to sum 1, or the squared L2 distance",
         )
         fixed_clean_map: bool = Field(
             False, description="E(x) as a fixed target (no gradient): the term pulls only the adversarial map"
@@ -119,13 +143,31 @@ class EGAT(TrainingMethod):
             description="Softplus beta of the surrogate net that directs the explanation-aware steps (a ReLU net's "
             "saliency map is piecewise constant in x, so its own gradient there is 0); None = the ReLU net",
         )
+        centered_logit: bool = Field(
+            False,
+            description="maps explain f_y - mean_j f_j (what softmax sees) instead of the logit f_y: a component "
+            "shared by every logit then cannot make the maps agree",
+        )
         label_kept_only: bool = Field(
             False,
             description="count only the map pairs whose adversarial image keeps its label (RAR's label-preserving "
             "regime); the others add 0 to the consistency mean",
         )
 
+        @model_validator(mode="after")
+        def _raw_gradient_needs_squared_l2(self) -> Self:
+            if self.explanation == "gradient" and self.distance != "squared_l2":
+                raise ValueError(
+                    "explanation 'gradient' (the raw, signed gradient) needs distance 'squared_l2': 'cosine' and 'l1' "
+                    "compare non-negative, normalized maps"
+                )
+            return self
+
     params: Params
+
+    def _explain(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Logits and the term's map E of ``x`` for class ``y`` (of f_y, or of the centered logit)."""
+        return EXPLANATIONS[self.params.explanation][0](model, x, y, centered=self.params.centered_logit)
 
     def _sign_step(self, x: Tensor, x_adv: Tensor, grad: Tensor) -> Tensor:
         """One PGD-L-inf ascent step, projected on the eps-ball around the clean x and on [0, 1]."""
@@ -138,7 +180,7 @@ class EGAT(TrainingMethod):
         """``steps`` sign steps from ``start`` that ascend ce_weight * CE(f(x'), y) + map_weight * D(E(x), E(x')),
         directions from the Softplus surrogate, each projected on the eps-ball around x and on [0, 1]."""
         p = self.params
-        model, (explain, _) = unwrap(model), EXPLANATIONS[p.explanation]
+        model, explain = unwrap(model), self._explain
         x_adv = start
         with eval_mode(model), torch.enable_grad(), softplus_relus(model, p.map_surrogate_beta):
             clean_map = explain(model, x, y)[1].detach()
@@ -179,7 +221,7 @@ class EGAT(TrainingMethod):
             x_adv = self.adversarial(model, x, y, p.eps, p.steps, p.step_size)
         n = len(x)
         k = max(1, round(p.explanation_fraction * n))  # the first k pairs are explained (an unbiased subsample)
-        explain, part_name = EXPLANATIONS[p.explanation]
+        explain, part_name = self._explain, EXPLANATIONS[p.explanation][1]
         map_adv = self._map_adversarial(model, x[:k], x_adv[:k], y[:k]) if p.map_attack_steps else x_adv[:k]
         explained, maps = explain(model, torch.cat([x[:k], map_adv]), torch.cat([y[:k], y[:k]]))
         rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])

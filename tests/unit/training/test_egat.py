@@ -17,11 +17,17 @@ from explainlab.training.egat import (
     ExplanationName,
     input_x_gradient_with_logits,
     map_distance,
+    raw_gradient_with_logits,
     saliency_with_logits,
 )
 
 ADV = {"eps": 0.1, "steps": 2, "step_size": 0.05}
 MAPS = get_args(ExplanationName)
+DISTANCE = {"gradient": "squared_l2"}  # the raw gradient has no cosine / L1 distance; the maps default to 1 - cos
+
+
+def map_params(explanation: str) -> dict[str, str]:
+    return {"explanation": explanation, "distance": DISTANCE.get(explanation, "cosine")}
 
 
 def test_every_map_the_params_accept_has_a_function_and_a_loss_part_name() -> None:
@@ -70,7 +76,7 @@ def test_saliency_keeps_the_graph_of_an_input_that_requires_grad(tiny_model: nn.
 def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.Module, explanation: str) -> None:
     model = tiny_model.train()
     x, y = batch(8)
-    egat = METHODS.create("egat", {**ADV, "explanation": explanation, "explanation_weight": 0.0, "clean_weight": 0.0})
+    egat = METHODS.create("egat", {**ADV, **map_params(explanation), "explanation_weight": 0.0, "clean_weight": 0.0})
     madry = METHODS.create("pgd_at", ADV)
     egat.prepare(model, seed=3)
     madry.prepare(model, seed=3)
@@ -81,12 +87,12 @@ def test_without_the_map_term_and_the_clean_loss_egat_is_pgd_at(tiny_model: nn.M
 def test_total_is_the_weighted_sum_of_the_parts(tiny_model: nn.Module, explanation: str) -> None:
     model = tiny_model.train()
     x, y = batch(8)
-    method = METHODS.create("egat", {**ADV, "explanation": explanation, "explanation_weight": 2.5, "clean_weight": 0.5})
+    method = METHODS.create("egat", {**ADV, **map_params(explanation), "explanation_weight": 2.5, "clean_weight": 0.5})
     method.prepare(model, seed=0)
     out = method.loss(model, x, y)
-    key = {"gradcam": "cam", "saliency": "saliency", "input_x_gradient": "ixg"}[explanation] + "_dissimilarity"
+    key = EXPLANATIONS[explanation][1]
     assert set(out.parts) == {"clean_ce", "adv_ce", key}
-    assert 0.0 <= out.parts[key] <= 1.0 + 1e-6
+    assert 0.0 <= out.parts[key] <= (1.0 + 1e-6 if explanation != "gradient" else float("inf"))
     expected = 0.5 * out.parts["clean_ce"] + out.parts["adv_ce"] + 2.5 * out.parts[key]
     assert float(out.total.detach()) == pytest.approx(expected, rel=1e-5)
 
@@ -94,7 +100,7 @@ def test_total_is_the_weighted_sum_of_the_parts(tiny_model: nn.Module, explanati
 @pytest.mark.parametrize("explanation", MAPS)
 def test_explanation_aware_adversary_stays_in_the_ball(tiny_model: nn.Module, explanation: str) -> None:
     x, y = batch(6)
-    method = EGAT(eps=0.1, steps=3, step_size=0.05, adversary_weight=5.0, explanation=explanation)
+    method = EGAT(eps=0.1, steps=3, step_size=0.05, adversary_weight=5.0, **map_params(explanation))
     method.prepare(tiny_model, seed=0)
     x_adv = method._explanation_aware_adversary(tiny_model, x, y)
     assert not x_adv.requires_grad
@@ -153,6 +159,72 @@ def test_fixed_clean_map_trains_only_through_the_adversarial_map(tiny_model: nn.
     assert any(not torch.allclose(a, b, rtol=1e-3) for a, b in zip(both, gradients(True), strict=True))
 
 
+def test_raw_gradient_of_a_linear_model_is_its_weight_row_and_the_curvature_term_is_zero() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    x, y = torch.rand(5, 2, 4, 4), torch.tensor([0, 1, 2, 1, 0])
+    _, grads = raw_gradient_with_logits(model, x, y)
+    torch.testing.assert_close(grads, model[1].weight[y])  # signed and unnormalized
+    _, moved = raw_gradient_with_logits(model, (x + 0.3).clamp(0, 1), y)
+    assert float(map_distance(grads, moved, "squared_l2").detach().abs().max()) == 0.0  # a linear model: no curvature
+
+
+def test_the_raw_gradient_term_is_the_squared_gradient_change(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = perturbed(x)
+    method = egat_with_fixed_adversary(model, x_adv, explanation="gradient", distance="squared_l2")
+    _, clean = raw_gradient_with_logits(model, x, y)
+    _, adv = raw_gradient_with_logits(model, x_adv, y)
+    expected = float((clean - adv).detach().pow(2).sum(1).mean())
+    assert expected > 0
+    assert method.loss(model, x, y).parts["gradient_difference"] == pytest.approx(expected, rel=1e-5)
+
+
+class SharedLogit(nn.Module):
+    """A conv trunk with a class head; ``shared`` adds 5 s(h) to every logit: the same softmax, other logit maps."""
+
+    def __init__(self, shared: bool) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.trunk = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten())
+        self.classes, self.common, self.shared = nn.Linear(4 * 8 * 8, 3), nn.Linear(4 * 8 * 8, 1), shared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(x)
+        return self.classes(h) + (5 * self.common(h) if self.shared else 0)
+
+
+@pytest.mark.parametrize("explanation", MAPS)
+def test_a_component_shared_by_every_logit_moves_the_maps_of_f_y_but_not_the_centered_ones(explanation: str) -> None:
+    x, y = batch(4)
+    function = EXPLANATIONS[explanation][0]
+    plain, shared = SharedLogit(shared=False), SharedLogit(shared=True)
+    assert float((function(plain, x, y)[1] - function(shared, x, y)[1]).abs().max()) > 1e-3
+    torch.testing.assert_close(
+        function(plain, x, y, centered=True)[1], function(shared, x, y, centered=True)[1], rtol=1e-4, atol=1e-5
+    )
+
+
+def test_centered_logit_reaches_the_term(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = perturbed(x)
+    method = egat_with_fixed_adversary(model, x_adv, centered_logit=True)
+    _, clean = saliency_with_logits(model, x, y, centered=True)
+    _, adv = saliency_with_logits(model, x_adv, y, centered=True)
+    expected = float((1 - (clean * adv).sum(1)).detach().mean())
+    assert method.loss(model, x, y).parts["saliency_dissimilarity"] == pytest.approx(expected, rel=1e-5)
+    plain = egat_with_fixed_adversary(model, x_adv).loss(model, x, y).parts["saliency_dissimilarity"]
+    assert plain != pytest.approx(expected, rel=1e-3)
+
+
+def test_the_raw_gradient_refuses_distances_for_normalized_maps() -> None:
+    for distance in ("cosine", "l1"):
+        with pytest.raises(ValueError, match="squared_l2"):
+            EGAT.Params(explanation="gradient", distance=distance)
+
+
 def test_map_distances_closed_forms() -> None:
     same = F.normalize(torch.tensor([[1.0, 2.0, 0.0, 0.0]]), dim=1)
     disjoint = F.normalize(torch.tensor([[0.0, 0.0, 3.0, 1.0]]), dim=1)
@@ -164,6 +236,9 @@ def test_map_distances_closed_forms() -> None:
     # (1/3, 2/3, 0, 0) against (1/2, 0, 1/2, 0): |1/3 - 1/2| + 2/3 + 1/2 = 4/3
     assert float(map_distance(same, half, "l1")) == pytest.approx(4 / 3)
     assert float(map_distance(same, half, "cosine")) == pytest.approx(1 - 1 / (5**0.5 * 2**0.5))
+    # on L2-normalized maps the squared L2 distance is 2 (1 - cos); on raw ones it keeps the scale
+    assert float(map_distance(same, half, "squared_l2")) == pytest.approx(2 * (1 - 1 / (5**0.5 * 2**0.5)))
+    assert float(map_distance(3 * same, 3 * half, "squared_l2")) == pytest.approx(18 * (1 - 1 / (5**0.5 * 2**0.5)))
 
 
 def test_the_l1_distance_reaches_the_loss(tiny_model: nn.Module) -> None:

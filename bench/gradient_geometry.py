@@ -1,0 +1,175 @@
+"""Where a model's robustness comes from, on the same first n test images for several models: the question behind the
+MNIST EGAT bar (docs/zoo_findings.md, "Why the term costs robust accuracy").
+
+A ReLU net can resist an eps-ball in two ways: by a small input gradient over the ball (the loss is flat and nearly
+linear there), or by switching units off and on inside it, as the thresholding filters Madry et al. 2018 found in the
+first layer of their MNIST PGD-AT model do (a pixel that moves from 0 to 0.3 stays below a threshold). EGAT-lab's
+saliency term asks the input gradient at x and at its PGD point to agree, which the second way breaks. Per model,
+on the clean-correct images, with each model's own PGD-40 point x' (eps 0.3, step 0.01, one random start):
+
+- ``saliency_cos``: cos of the L2-normalized maps |d f_y / dx| at x and x' (what the term trains; 1 = the same map);
+- ``grad_norm``: ||d f_y / dx (x)||_2, the raw logit gradient's size, and ``grad_change``: ||d f_y / dx (x') -
+  d f_y / dx (x)||_2, how far it moves over the ball (what a curvature penalty trains);
+- ``flips_<layer>``: share of the units of each ReLU layer that switch on or off between x and x';
+- ``centered_saliency_cos``: the same cos for the maps of the centered logit f_y - mean_j f_j (what softmax sees);
+- ``mean_logit``: mean_j f_j(x), and ``shared_cos``: cos(d f_y / dx, d mean_j f_j / dx) at x — how much of the map of
+  f_y is a component shared by every logit, which changes no prediction;
+- ``linearity_gap``: |L(x') - L(x) - <x' - x, grad L(x)>| for the cross-entropy L (Qin et al. 2019's measure);
+- ``first_order_rise``: eps * ||grad L(x)||_1, the loss rise a linear model would allow (a flat-loss measure);
+- ``loss_rise``: L(x') - L(x);
+
+and, from the weights alone, ``conv1_background_immune``: the first-layer channels that stay off on a black patch
+under any perturbation of size eps (bias + the weights' positive part times eps <= 0, normalization folded in),
+as a share of the channels that are off on black at all. Differences from the first model are paired over the
+images both score, with 2 standard errors.
+
+    python bench/gradient_geometry.py --models REF OTHER [...] [--models-dir models] [--data-dir ../shared/data]
+           [--n 500] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from explainlab.runtime import configure_runtime
+
+configure_runtime()
+
+from explainlab.attacks.pgd import PGD  # noqa: E402
+from explainlab.data import load_dataset  # noqa: E402
+from explainlab.errors import CheckpointError  # noqa: E402
+from explainlab.eval.per_example import paired_difference  # noqa: E402
+from explainlab.markdown import table  # noqa: E402
+from explainlab.training.egat import raw_gradient_with_logits  # noqa: E402
+from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
+from explainlab.zoo.store import load_model  # noqa: E402
+
+PER_IMAGE = (
+    "saliency_cos", "centered_saliency_cos", "mean_logit", "shared_cos", "grad_norm", "grad_change", "linearity_gap",
+    "first_order_rise", "loss_rise",
+)  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--models", nargs="+", required=True, metavar="ID", help="ids or folders; the first = reference")
+    ap.add_argument("--models-dir", type=Path, default=Path("models"))
+    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--n", type=int, default=500, help="first n test images (default 500)")
+    ap.add_argument("--eps", type=float, default=0.3, help="L-inf budget (default 0.3, the MNIST threat model)")
+    ap.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
+    args = ap.parse_args(argv)
+    if args.n < 2:
+        ap.error("--n must be >= 2")
+    if not 0.0 < args.eps <= 1.0:
+        ap.error("--eps must be in (0, 1]")
+    return args
+
+
+def background_immune(model: torch.nn.Module, eps: float) -> dict[str, int]:
+    """First-layer channels off on a black patch (x = 0) and those that stay off for every x in [0, eps]^patch."""
+    conv = model.net.conv1
+    mean, std = model.mean.flatten(), model.std.flatten()
+    w = conv.weight.detach() / std.view(1, -1, 1, 1)  # (C_out, C_in, k, k) in pixel units
+    at_black = conv.bias.detach() - (w * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
+    worst = at_black + eps * w.clamp(min=0).sum((1, 2, 3))
+    return {"channels": int(w.shape[0]), "off_on_black": int((at_black <= 0).sum()), "immune": int((worst <= 0).sum())}
+
+
+def saliency(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """EGAT-lab's saliency map from a flat raw gradient: |d f_y / dx| summed over channels, L2-normalized."""
+    return F.normalize(grad.view(shape).abs().sum(1).flatten(1), dim=1, eps=1e-8)
+
+
+def per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:
+    """The PER_IMAGE measures, NaN where the clean image is misclassified."""
+    x_adv = PGD(eps=eps, steps=40, step_size=0.01, seed=0).perturb(model, x, y)
+    relus = {name: m for name, m in model.net.named_modules() if isinstance(m, torch.nn.ReLU)}
+    acts: dict[str, list[torch.Tensor]] = {name: [] for name in relus}
+    hooks = [m.register_forward_hook(lambda _m, _i, out, name=name: acts[name].append(out.detach() > 0))
+             for name, m in relus.items()]  # fmt: skip
+    try:
+        with torch.enable_grad():
+            logits, grad_clean = raw_gradient_with_logits(model, x, y)
+            _, grad_adv = raw_gradient_with_logits(model, x_adv, y)
+            centered = [raw_gradient_with_logits(model, z, y, centered=True)[1].detach() for z in (x, x_adv)]
+            xg = x.detach().requires_grad_(True)
+            loss = F.cross_entropy(model(xg), y, reduction="none")
+            (grad,) = torch.autograd.grad(loss.sum(), xg)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    with torch.no_grad():
+        loss_adv = F.cross_entropy(model(x_adv), y, reduction="none")
+    loss = loss.detach()
+    grad_clean, grad_adv = grad_clean.detach(), grad_adv.detach()
+    map_clean, map_adv = (saliency(g, x.shape) for g in (grad_clean, grad_adv))
+    shared = grad_clean - centered[0]  # d mean_j f_j / dx
+    out = {
+        "saliency_cos": (map_clean * map_adv).sum(1),
+        "centered_saliency_cos": (saliency(centered[0], x.shape) * saliency(centered[1], x.shape)).sum(1),
+        "mean_logit": logits.detach().mean(1),
+        "shared_cos": F.cosine_similarity(grad_clean, shared, dim=1),
+        "grad_norm": grad_clean.norm(dim=1),
+        "grad_change": (grad_adv - grad_clean).norm(dim=1),
+        "linearity_gap": (loss_adv - loss - ((x_adv - x) * grad).flatten(1).sum(1)).abs(),
+        "first_order_rise": eps * grad.flatten(1).abs().sum(1),
+        "loss_rise": loss_adv - loss,
+        **{f"flips_{name}": (on[0] != on[1]).flatten(1).float().mean(1) for name, on in acts.items()},
+    }
+    wrong = logits.argmax(1) != y
+    return {k: torch.where(wrong, torch.nan, v.double()) for k, v in out.items()}
+
+
+def _cell(row: dict, measure: str) -> str:
+    d = row.get("vs_first", {}).get(measure)
+    delta = f" ({d['mean']:+.3f} ± {2 * d['se']:.3f})" if d and d["se"] is not None else ""
+    return f"{row[measure]:.3f}{delta}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        folders = [resolve_model_dir(m, args.models_dir) for m in args.models]
+    except CheckpointError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    rows, first = [], None
+    data = None
+    for folder in folders:
+        start = time.perf_counter()
+        model, card = load_model(folder)
+        model.eval()
+        if data is None:
+            data = load_dataset(card.dataset, "test", data_dir=args.data_dir)
+            x, y = data.float_images()[: args.n], data.labels[: args.n]
+        values = per_image(model, x, y, args.eps)
+        row = {"model": card.id, **{k: float(v.nanmean()) for k, v in values.items()},
+               "n": int((~values["saliency_cos"].isnan()).sum()), **background_immune(model, args.eps)}  # fmt: skip
+        if first is None:
+            first = values
+        else:
+            row["vs_first"] = {k: paired_difference(values[k].tolist(), first[k].tolist()) for k in values}
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        rows.append(row)
+        sys.stdout.write(f"{card.id}: {row['seconds']:.0f} s\n")
+    measures = [k for k in first if k in rows[0]]
+    lines = table(["model", "n", *measures, "conv1 immune / off on black"], [
+        [f"`{row['model']}`", str(row["n"]), *(_cell(row, k) for k in measures),
+         f"{row['immune']} / {row['off_on_black']} of {row['channels']}"] for row in rows
+    ])  # fmt: skip
+    sys.stdout.write("\n" + "\n".join(lines) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps({"n": args.n, "eps": args.eps, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
