@@ -10,7 +10,8 @@ on the clean-correct images, with each model's own PGD-40 point x' (eps 0.3, ste
 - ``saliency_cos``: cos of the L2-normalized maps |d f_y / dx| at x and x' (what the term trains; 1 = the same map);
 - ``grad_norm``: ||d f_y / dx (x)||_2, the raw logit gradient's size, and ``grad_change``: ||d f_y / dx (x') -
   d f_y / dx (x)||_2, how far it moves over the ball (what a curvature penalty trains);
-- ``flips_<layer>``: share of the units of each ReLU layer that switch on or off between x and x';
+- ``flips_<layer>``: share of the units of each ReLU layer that switch on or off between x and x' (the JSON has
+  every layer; the table, for nets with more than three, their mean as ``flips_mean``);
 - ``centered_saliency_cos``: the same cos for the maps of the centered logit f_y - mean_j f_j (what softmax sees);
 - ``mean_logit``: mean_j f_j(x), and ``shared_cos``: cos(d f_y / dx, d mean_j f_j / dx) at x — how much of the map of
   f_y is a component shared by every logit, which changes no prediction;
@@ -73,9 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def background_immune(model: torch.nn.Module, eps: float) -> dict[str, int]:
-    """First-layer channels off on a black patch (x = 0) and those that stay off for every x in [0, eps]^patch."""
-    conv = model.net.conv1
+def background_immune(model: torch.nn.Module, eps: float) -> dict[str, int | None]:
+    """First-layer channels off on a black patch (x = 0) and those that stay off for every x in [0, eps]^patch
+    (None for a net whose first conv has no bias, e.g. one followed by BatchNorm)."""
+    conv = getattr(model.net, "conv1", None)
+    if not isinstance(conv, torch.nn.Conv2d) or conv.bias is None:
+        return {"channels": None, "off_on_black": None, "immune": None}
     mean, std = model.mean.flatten(), model.std.flatten()
     w = conv.weight.detach() / std.view(1, -1, 1, 1)  # (C_out, C_in, k, k) in pixel units
     at_black = conv.bias.detach() - (w * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
@@ -124,6 +128,8 @@ def per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
         "loss_rise": loss_adv - loss,
         **{f"flips_{name}": (on[0] != on[1]).flatten(1).float().mean(1) for name, on in acts.items()},
     }
+    if acts:
+        out["flips_mean"] = torch.stack([v for k, v in out.items() if k.startswith("flips_")]).mean(0)
     wrong = logits.argmax(1) != y
     return {k: torch.where(wrong, torch.nan, v.double()) for k, v in out.items()}
 
@@ -160,10 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         row["seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
         sys.stdout.write(f"{card.id}: {row['seconds']:.0f} s\n")
-    measures = [k for k in first if k in rows[0]]
+    flips = [k for k in first if k.startswith("flips_") and k != "flips_mean"]  # ReLU nets only
+    measures = [k for k in first if k != "flips_mean" and (len(flips) <= 3 or k not in flips)]
+    measures += ["flips_mean"] if len(flips) > 3 else []
     lines = table(["model", "n", *measures, "conv1 immune / off on black"], [
         [f"`{row['model']}`", str(row["n"]), *(_cell(row, k) for k in measures),
-         f"{row['immune']} / {row['off_on_black']} of {row['channels']}"] for row in rows
+         f"{row['immune']} / {row['off_on_black']} of {row['channels']}" if row["channels"] else "—"] for row in rows
     ])  # fmt: skip
     sys.stdout.write("\n" + "\n".join(lines) + "\n")
     if args.json:
