@@ -11,6 +11,8 @@ The protocol is the zoo's (README, "The zoo"): RAR's preset for the dataset with
            [--steps S] [--restarts R] [--attack-ig-steps M] [--ig-steps M] [--centered-logit] [--json PATH]
 
 Each model is an id under --models-dir or a model folder (card.json + weights.safetensors, e.g. a runs/<id> folder).
+``--from-reports`` attacks nothing: it reads each model's per-image results from its report.json (the zoo's
+evaluation, on the first 500 test images), after checking that the report ran this protocol.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ configure_runtime()
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import CheckpointError, ExplainlabError  # noqa: E402
 from explainlab.eval.attribution_robustness import PRESETS, RARProtocol, attribution_robustness  # noqa: E402
-from explainlab.eval.per_example import paired_difference  # noqa: E402
+from explainlab.eval.per_example import decode_per_example, paired_difference  # noqa: E402
 from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model, read_card  # noqa: E402
 
@@ -52,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"protocol {name} (zoo default)")
     ap.add_argument("--centered-logit", action="store_true",
                     help="explain f_y - mean_j f_j (the same softmax) instead of the logit f_y")  # fmt: skip
+    ap.add_argument("--from-reports", action="store_true",
+                    help="read the per-image results from each model's report.json instead of attacking")  # fmt: skip
     ap.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
     args = ap.parse_args(argv)
     if args.n < 1:
@@ -85,6 +89,25 @@ def per_image(model_dir: Path, x: torch.Tensor, y: torch.Tensor, protocol: RARPr
     return out
 
 
+def from_report(model_dir: Path, n: int, protocol: RARProtocol) -> dict[str, torch.Tensor]:
+    """The first n images' top-k intersection and Kendall tau as the model's report recorded them (NaN where not
+    attacked); a report of another protocol, or of fewer images, is refused."""
+    path = model_dir / "report.json"
+    if not path.is_file():
+        raise CheckpointError(f"{model_dir}: no report.json to read (drop --from-reports to attack)")
+    rar = json.loads(path.read_text()).get("attribution_robustness") or {}
+    recorded = {**RARProtocol().model_dump(), **(rar.get("protocol") or {})}  # reports before a field: its default
+    if recorded != protocol.model_dump():
+        raise CheckpointError(f"{path}: its RAR protocol {rar.get('protocol')} is not {protocol.model_dump()}")
+    out = {}
+    for metric in ("topk_intersection", "kendall"):
+        values = decode_per_example((rar.get(metric) or {}).get("per_example")) or []
+        if len(values) < n:
+            raise CheckpointError(f"{path}: per-image {metric} for {len(values)} images, fewer than --n {n}")
+        out[metric] = torch.tensor([float("nan") if v is None else v for v in values[:n]], dtype=torch.float64)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folders, missing = [], []
@@ -111,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     rows, maps = [], []
     for folder, card in zip(folders, cards, strict=True):
         start = time.perf_counter()
-        values = per_image(folder, x, y, protocol)
+        try:
+            values = from_report(folder, len(x), protocol) if args.from_reports else per_image(folder, x, y, protocol)
+        except CheckpointError as error:
+            args.error(str(error))
         maps.append(values)
         row = {"model": card.id, "folder": str(folder), "method": card.method,
                "n_attacked": int((~values["topk_intersection"].isnan()).sum()),

@@ -45,3 +45,20 @@ def test_bad_input_is_a_usage_error(world: SimpleNamespace, capsys: pytest.Captu
     with pytest.raises(SystemExit):
         rar_paired.main(["--models", world.card.id, *common, "--restarts", "0"])
     assert "bad protocol setting: restarts" in capsys.readouterr().err
+
+
+def test_from_reports_reads_the_first_n_images_and_checks_the_protocol(tmp_path: Path) -> None:
+    protocol = rar_paired.RARProtocol(attack_ig_steps=10, restarts=1)
+    rar = {"protocol": protocol.model_dump(exclude={"centered_logit"}),  # a report from before the field
+           "topk_intersection": {"per_example": "0.5 - 1 0.25"},
+           "kendall": {"per_example": "0.1 - 0.3 0.2"}}  # fmt: skip
+    (tmp_path / "report.json").write_text(json.dumps({"attribution_robustness": rar}))
+    values = rar_paired.from_report(tmp_path, 3, protocol)
+    assert values["topk_intersection"][0] == 0.5 and math.isnan(values["topk_intersection"][1])
+    assert values["kendall"].tolist()[2] == pytest.approx(0.3)
+    with pytest.raises(rar_paired.CheckpointError, match="fewer than --n 5"):
+        rar_paired.from_report(tmp_path, 5, protocol)
+    with pytest.raises(rar_paired.CheckpointError, match="RAR protocol"):
+        rar_paired.from_report(tmp_path, 3, protocol.model_copy(update={"centered_logit": True}))
+    with pytest.raises(rar_paired.CheckpointError, match="no report.json"):
+        rar_paired.from_report(tmp_path / "elsewhere", 3, protocol)
