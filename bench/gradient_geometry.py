@@ -46,6 +46,7 @@ configure_runtime()
 from explainlab.attacks.pgd import PGD  # noqa: E402
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import CheckpointError  # noqa: E402
+from explainlab.eval.paired_args import paired_models_parser  # noqa: E402
 from explainlab.eval.per_example import paired_difference  # noqa: E402
 from explainlab.markdown import table  # noqa: E402
 from explainlab.training.egat import raw_gradient_with_logits  # noqa: E402
@@ -59,11 +60,7 @@ PER_IMAGE = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--models", nargs="+", required=True, metavar="ID", help="ids or folders; the first = reference")
-    ap.add_argument("--models-dir", type=Path, default=Path("models"))
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--n", type=int, default=500, help="first n test images (default 500)")
+    ap = paired_models_parser(__doc__, default_n=500)
     ap.add_argument("--eps", type=float, default=0.3, help="L-inf budget (default 0.3, the MNIST threat model)")
     ap.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
     args = ap.parse_args(argv)

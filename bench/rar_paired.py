@@ -33,6 +33,7 @@ configure_runtime()
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import CheckpointError, ExplainlabError  # noqa: E402
 from explainlab.eval.attribution_robustness import PRESETS, RARProtocol, attribution_robustness  # noqa: E402
+from explainlab.eval.paired_args import paired_models_parser  # noqa: E402
 from explainlab.eval.per_example import decode_per_example, paired_difference  # noqa: E402
 from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model, read_card  # noqa: E402
@@ -45,11 +46,7 @@ OVERRIDES = ("steps", "restarts", "attack_ig_steps", "ig_steps")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--models", nargs="+", required=True, metavar="ID", help="ids or folders; the first = reference")
-    ap.add_argument("--models-dir", type=Path, default=Path("models"))
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--n", type=int, default=200, help="first n test images (default 200)")
+    ap = paired_models_parser(__doc__, default_n=200)
     for name in OVERRIDES:
         ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"protocol {name} (zoo default)")
     ap.add_argument("--centered-logit", action="store_true",
