@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def protocol_for(dataset: str, args: argparse.Namespace) -> RARProtocol:
     """RAR's preset for the dataset, the zoo's reductions, then the flags; a bad value exits with a usage error."""
     given = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
-    given |= {"centered_logit": True} if args.centered_logit else {}
+    given |= {"centered_logit": True} if getattr(args, "centered_logit", False) else {}  # rar_reference has no flag
     settings = {**PRESETS.get(dataset, RARProtocol()).model_dump(), **ZOO_REDUCTIONS.get(dataset, {}), **given}
     try:
         return RARProtocol(**settings)
