@@ -49,7 +49,7 @@ from explainlab.errors import CheckpointError  # noqa: E402
 from explainlab.eval.paired_args import paired_models_parser  # noqa: E402
 from explainlab.eval.per_example import paired_difference  # noqa: E402
 from explainlab.markdown import table  # noqa: E402
-from explainlab.training.egat import raw_gradient_with_logits  # noqa: E402
+from explainlab.training.egat import saliency_from_gradient  # noqa: E402
 from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model  # noqa: E402
 
@@ -84,9 +84,15 @@ def background_immune(model: torch.nn.Module, eps: float) -> dict[str, int | Non
     return {"channels": int(w.shape[0]), "off_on_black": int((at_black <= 0).sum()), "immune": int((worst <= 0).sum())}
 
 
-def saliency(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """EGAT-lab's saliency map from a flat raw gradient: |d f_y / dx| summed over channels, L2-normalized."""
-    return F.normalize(grad.view(shape).abs().sum(1).flatten(1), dim=1, eps=1e-8)
+def gradients(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """From one forward pass at ``z``: the logits, the cross-entropy per image, and the input gradients (N, C, H, W)
+    of f_y, of the mean logit mean_j f_j and of the cross-entropy."""
+    z = z.detach().requires_grad_(True)
+    logits = model(z)
+    loss = F.cross_entropy(logits, y, reduction="none")
+    scores = (logits.gather(1, y[:, None]).sum(), logits.mean(1).sum(), loss.sum())
+    grads = [torch.autograd.grad(score, z, retain_graph=True)[0] for score in scores]
+    return {"logits": logits.detach(), "loss": loss.detach(), "f_y": grads[0], "mean": grads[1], "loss_grad": grads[2]}
 
 
 def per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> dict[str, torch.Tensor]:
@@ -98,36 +104,27 @@ def per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
              for name, m in relus.items()]  # fmt: skip
     try:
         with torch.enable_grad():
-            logits, grad_clean = raw_gradient_with_logits(model, x, y)
-            _, grad_adv = raw_gradient_with_logits(model, x_adv, y)
-            centered = [raw_gradient_with_logits(model, z, y, centered=True)[1].detach() for z in (x, x_adv)]
-            xg = x.detach().requires_grad_(True)
-            loss = F.cross_entropy(model(xg), y, reduction="none")
-            (grad,) = torch.autograd.grad(loss.sum(), xg)
+            clean, adv = gradients(model, x, y), gradients(model, x_adv, y)  # one forward each: the flips' two
     finally:
         for hook in hooks:
             hook.remove()
-    with torch.no_grad():
-        loss_adv = F.cross_entropy(model(x_adv), y, reduction="none")
-    loss = loss.detach()
-    grad_clean, grad_adv = grad_clean.detach(), grad_adv.detach()
-    map_clean, map_adv = (saliency(g, x.shape) for g in (grad_clean, grad_adv))
-    shared = grad_clean - centered[0]  # d mean_j f_j / dx
+    centered = [g["f_y"] - g["mean"] for g in (clean, adv)]
+    grad_clean, grad_adv = clean["f_y"].flatten(1), adv["f_y"].flatten(1)
     out = {
-        "saliency_cos": (map_clean * map_adv).sum(1),
-        "centered_saliency_cos": (saliency(centered[0], x.shape) * saliency(centered[1], x.shape)).sum(1),
-        "mean_logit": logits.detach().mean(1),
-        "shared_cos": F.cosine_similarity(grad_clean, shared, dim=1),
+        "saliency_cos": (saliency_from_gradient(clean["f_y"]) * saliency_from_gradient(adv["f_y"])).sum(1),
+        "centered_saliency_cos": (saliency_from_gradient(centered[0]) * saliency_from_gradient(centered[1])).sum(1),
+        "mean_logit": clean["logits"].mean(1),
+        "shared_cos": F.cosine_similarity(grad_clean, clean["mean"].flatten(1), dim=1),
         "grad_norm": grad_clean.norm(dim=1),
         "grad_change": (grad_adv - grad_clean).norm(dim=1),
-        "linearity_gap": (loss_adv - loss - ((x_adv - x) * grad).flatten(1).sum(1)).abs(),
-        "first_order_rise": eps * grad.flatten(1).abs().sum(1),
-        "loss_rise": loss_adv - loss,
+        "linearity_gap": (adv["loss"] - clean["loss"] - ((x_adv - x) * clean["loss_grad"]).flatten(1).sum(1)).abs(),
+        "first_order_rise": eps * clean["loss_grad"].flatten(1).abs().sum(1),
+        "loss_rise": adv["loss"] - clean["loss"],
         **{f"flips_{name}": (on[0] != on[1]).flatten(1).float().mean(1) for name, on in acts.items()},
     }
     if acts:
         out["flips_mean"] = torch.stack([v for k, v in out.items() if k.startswith("flips_")]).mean(0)
-    wrong = logits.argmax(1) != y
+    wrong = clean["logits"].argmax(1) != y
     return {k: torch.where(wrong, torch.nan, v.double()) for k, v in out.items()}
 
 

@@ -45,12 +45,17 @@ ZOO_REDUCTIONS: dict[str, dict[str, int]] = {
 OVERRIDES = ("steps", "restarts", "attack_ig_steps", "ig_steps")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = paired_models_parser(__doc__, default_n=200)
+def add_protocol_flags(ap: argparse.ArgumentParser) -> None:
+    """The RAR protocol's flags that protocol_for reads: the integer overrides and --centered-logit."""
     for name in OVERRIDES:
         ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"protocol {name} (zoo default)")
     ap.add_argument("--centered-logit", action="store_true",
                     help="explain f_y - mean_j f_j (the same softmax) instead of the logit f_y")  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = paired_models_parser(__doc__, default_n=200)
+    add_protocol_flags(ap)
     ap.add_argument("--from-reports", action="store_true",
                     help="read the per-image results from each model's report.json instead of attacking")  # fmt: skip
     ap.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
@@ -64,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def protocol_for(dataset: str, args: argparse.Namespace) -> RARProtocol:
     """RAR's preset for the dataset, the zoo's reductions, then the flags; a bad value exits with a usage error."""
     given = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
-    given |= {"centered_logit": True} if getattr(args, "centered_logit", False) else {}  # rar_reference has no flag
+    given |= {"centered_logit": True} if args.centered_logit else {}
     settings = {**PRESETS.get(dataset, RARProtocol()).model_dump(), **ZOO_REDUCTIONS.get(dataset, {}), **given}
     try:
         return RARProtocol(**settings)

@@ -11,7 +11,6 @@ and (c) say how much of RAR's number the image and the IG formula supply on thei
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,9 +23,10 @@ from explainlab.runtime import configure_runtime
 configure_runtime()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.rar_paired import OVERRIDES, protocol_for  # noqa: E402
+from bench.rar_paired import add_protocol_flags, protocol_for  # noqa: E402
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.eval.attribution_robustness import attribution_robustness  # noqa: E402
+from explainlab.eval.paired_args import paired_models_parser  # noqa: E402
 from explainlab.eval.testset import mean_2se  # noqa: E402
 from explainlab.explain import saliency_map  # noqa: E402
 from explainlab.explain.integrated_gradients import IntegratedGradients  # noqa: E402
@@ -52,14 +52,9 @@ def kept(model: torch.nn.Module, x: torch.Tensor, x_adv: torch.Tensor, target: t
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", nargs="+", required=True)
-    ap.add_argument("--models-dir", type=Path, default=Path("models"))
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--n", type=int, default=100, help="first n test images (default 100)")
+    ap = paired_models_parser(__doc__, default_n=100)
     ap.add_argument("--random-seeds", type=int, default=3, help="random nets averaged per image (default 3)")
-    for name in OVERRIDES:
-        ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"protocol {name} (zoo default)")
+    add_protocol_flags(ap)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     args.error = ap.error

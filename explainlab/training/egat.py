@@ -54,11 +54,16 @@ def raw_gradient_with_logits(model: nn.Module, x: Tensor, y: Tensor, centered: b
     return logits, grad.flatten(1)
 
 
+def saliency_from_gradient(grad: Tensor) -> Tensor:
+    """The saliency map of an input gradient (N, C, H, W): |grad| summed over channels, L2-normalized, (N, H*W)."""
+    return F.normalize(grad.abs().sum(1).flatten(1), dim=1, eps=1e-8)
+
+
 def saliency_with_logits(model: nn.Module, x: Tensor, y: Tensor, centered: bool = False) -> tuple[Tensor, Tensor]:
     """One forward pass: logits (N, K) and a differentiable, L2-normalized saliency map (N, H*W), |d f_y / dx| summed
     over channels (Simonyan et al. 2014); training through it is double back-propagation through the whole net."""
     logits, grad = _input_gradient(model, x, y, centered)
-    return logits, F.normalize(grad.abs().sum(1).flatten(1), dim=1, eps=1e-8)
+    return logits, saliency_from_gradient(grad)
 
 
 def input_x_gradient_with_logits(
