@@ -13,6 +13,8 @@ on the clean-correct images, with each model's own PGD-40 point x' (eps 0.3, ste
 - ``flips_<layer>``: share of the units of each ReLU layer that switch on or off between x and x' (the JSON has
   every layer; the table, for nets with more than three, their mean as ``flips_mean``);
 - ``centered_saliency_cos``: the same cos for the maps of the centered logit f_y - mean_j f_j (what softmax sees);
+- ``logit_vs_centered_cos``: cos of the saliency maps of f_y and of the centered logit at the clean x — how far the
+  map of the logit is from the map of the decision (what the lab shows with ``score = centered_logit``);
 - ``mean_logit``: mean_j f_j(x), and ``shared_cos``: cos(d f_y / dx, d mean_j f_j / dx) at x — how much of the map of
   f_y is a component shared by every logit, which changes no prediction;
 - ``linearity_gap``: |L(x') - L(x) - <x' - x, grad L(x)>| for the cross-entropy L (Qin et al. 2019's measure);
@@ -54,8 +56,8 @@ from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model  # noqa: E402
 
 PER_IMAGE = (
-    "saliency_cos", "centered_saliency_cos", "mean_logit", "shared_cos", "grad_norm", "grad_change", "linearity_gap",
-    "first_order_rise", "loss_rise",
+    "saliency_cos", "centered_saliency_cos", "logit_vs_centered_cos", "mean_logit", "shared_cos", "grad_norm",
+    "grad_change", "linearity_gap", "first_order_rise", "loss_rise",
 )  # fmt: skip
 
 
@@ -113,6 +115,7 @@ def per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
     out = {
         "saliency_cos": (saliency_from_gradient(clean["f_y"]) * saliency_from_gradient(adv["f_y"])).sum(1),
         "centered_saliency_cos": (saliency_from_gradient(centered[0]) * saliency_from_gradient(centered[1])).sum(1),
+        "logit_vs_centered_cos": (saliency_from_gradient(clean["f_y"]) * saliency_from_gradient(centered[0])).sum(1),
         "mean_logit": clean["logits"].mean(1),
         "shared_cos": F.cosine_similarity(grad_clean, clean["mean"].flatten(1), dim=1),
         "grad_norm": grad_clean.norm(dim=1),

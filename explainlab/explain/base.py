@@ -10,12 +10,21 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from explainlab.errors import IncompatibleError
+from explainlab.nets.centered_logits import CenteredLogits
 from explainlab.nets.smoothing import softplus_relus
 from explainlab.params import Configured, Params
 
+ExplainedScore = Literal["logit", "centered_logit"]
+
 
 class ExplainerParams(Params):
-    """Parameters shared by every explainer (none yet)."""
+    """Parameters shared by every explainer."""
+
+    score: ExplainedScore = Field(
+        "logit",
+        description="what the map explains: the target's logit f_y, or the centered logit f_y - mean_j f_j (the same "
+        "prediction; a component added to every logit, which decides nothing, cannot dominate the map)",
+    )
 
 
 class GradientParams(ExplainerParams):
@@ -82,11 +91,20 @@ class Explainer(Configured, ABC):
         t = as_target(target, x.shape[0], x.device)
         beta = getattr(self.params, "softplus_beta", None)
         with torch.enable_grad(), softplus_relus(model, beta):
-            attr = self._attribute(model, x, t, create_graph)
+            attr = self._attribute(scored_model(model, self.params.score), x, t, create_graph)
         return attr if create_graph else attr.detach()
 
     @abstractmethod
     def _attribute(self, model: nn.Module, x: Tensor, target: Tensor, create_graph: bool) -> Tensor: ...
+
+
+def scored_model(model: nn.Module, score: ExplainedScore) -> nn.Module:
+    """``model``, or (``centered_logit``) the same net with each logit minus the mean over classes, in its mode."""
+    if score == "logit":
+        return model
+    centered = CenteredLogits(model)
+    centered.training = model.training  # the wrapper's own flag only: the net's mode stays as it is
+    return centered
 
 
 def input_gradient(model: nn.Module, x: Tensor, target: Tensor, create_graph: bool) -> Tensor:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from explainlab.errors import IncompatibleError
+from explainlab.nets.centered_logits import CenteredLogits
 from explainlab.nets.normalized import Normalized
 from explainlab.nets.preact_resnet18 import PreActResNet18
 from explainlab.nets.resnet20 import ResNet20
@@ -31,6 +32,7 @@ def build_model(net: str, mean: Sequence[float], std: Sequence[float], **params:
 def cam_layer(model: nn.Module) -> nn.Module:
     """The layer Grad-CAM reads: the net's declared ``cam_layer``, else the last conv layer."""
     model = getattr(model, "module", model)  # DistributedDataParallel
+    model = model.model if isinstance(model, CenteredLogits) else model
     net = model.net if isinstance(model, Normalized) else model
     declared = getattr(net, "cam_layer", None)
     if isinstance(declared, str):

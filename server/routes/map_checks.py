@@ -48,7 +48,7 @@ async def sanity_check_maps(request: Request) -> dict[str, Any]:
 async def _run_form(request: Request, run_id: str, schema: type[BaseModel], params_field: str,
                     form_fields: tuple[str, ...]) -> tuple[dict[str, Any], Any]:  # fmt: skip
     """The stored run and a check's request for its input and models, with the form's values for ``form_fields``
-    and the map: the run's method or the saliency map (fast)."""
+    and the map: the run's method or the saliency map (fast) of the score the run explained."""
     record = stored_run(request, run_id)
     form = await request.form()
     values = {name: form[name] for name in form_fields if form.get(name)}
@@ -56,7 +56,8 @@ async def _run_form(request: Request, run_id: str, schema: type[BaseModel], para
     method = str(form.get("method") or asked["method"])
     if method not in (asked["method"], "saliency"):
         raise ApiError(422, "invalid_parameter", f"method: this run's {asked['method']!r} or 'saliency'", "method")
-    method_params = asked["method_params"] if method == asked["method"] else {}
+    same = method == asked["method"]
+    method_params = asked["method_params"] if same else {"score": asked["method_params"].get("score", "logit")}
     try:
         req = schema(models=asked["models"], method=method, method_params=method_params, run=run_id,
                      invert=asked.get("invert", "auto"), **{params_field: values})  # fmt: skip

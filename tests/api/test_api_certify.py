@@ -64,6 +64,25 @@ def test_a_runs_certify_form(client: httpx.Client, ids: list[str]) -> None:
     assert "beyond what the certificates cover" in beside  # FGSM at 0.1 over 784 pixels: L2 about 2.8, R 0.08
 
 
+def test_a_runs_certify_form_keeps_the_explained_score(client: httpx.Client, ids: list[str]) -> None:
+    """A run that explained the centered logit certifies the saliency map of the centered logit too."""
+    body = {"gallery": "mnist-2", "models": ids[:1], "method": "integrated_gradients",
+            "method_params": {"steps": 8, "score": "centered_logit"}}  # fmt: skip
+    run = client.post("/explain", json=body).json()
+    assert run["method_params"]["score"] == "centered_logit"
+    for method in ("integrated_gradients", "saliency"):
+        fragment = client.post(f"/runs/{run['run_id']}/certify", data={"n": "30", "method": method},
+                               headers={"hx-request": "true"}).text  # fmt: skip
+        assert f"{method} of the centered logit" in fragment
+    plain = client.post("/explain", json={**body, "method_params": {"steps": 8}}).json()
+    assert plain["method_params"]["score"] == "logit"
+    fragment = client.post(f"/runs/{plain['run_id']}/certify", data={"n": "30", "method": "saliency"},
+                           headers={"hx-request": "true"}).text  # fmt: skip
+    assert "certify-row" in fragment and "centered logit" not in fragment
+    refused = client.post("/explain", json={**body, "method_params": {"score": "softmax"}})
+    assert refused.status_code == 422 and "'logit' or 'centered_logit'" in refused.json()["error"]["message"]
+
+
 def test_methods_lists_the_certificates_params(client: httpx.Client) -> None:
     schema = client.get("/methods").json()["certify"]["params_schema"]
     assert {"sigma", "n", "top_fraction", "tau", "alpha", "seed"} <= set(schema["properties"])

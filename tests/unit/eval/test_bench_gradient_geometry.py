@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from bench import gradient_geometry, rar_paired
@@ -25,6 +26,7 @@ def test_a_model_against_itself_and_the_measures_ranges(world: SimpleNamespace, 
     first, second = json.loads(out.read_text())["rows"]
     assert first["n"] == second["n"] > 0
     assert 0.0 <= first["saliency_cos"] <= 1.0 + 1e-6 and 0.0 <= first["centered_saliency_cos"] <= 1.0 + 1e-6
+    assert 0.0 <= first["logit_vs_centered_cos"] <= 1.0 + 1e-6
     assert -1.0 <= first["shared_cos"] <= 1.0 and first["grad_norm"] > 0
     assert all(0.0 <= first[f"flips_{layer}"] <= 1.0 for layer in ("relu1", "relu2", "relu3"))
     assert first["channels"] == 32 and 0 <= first["immune"] <= first["off_on_black"] <= 32
@@ -41,6 +43,10 @@ def test_a_linear_model_has_one_gradient_over_the_ball() -> None:
     for key in ("saliency_cos", "centered_saliency_cos"):
         torch.testing.assert_close(values[key], torch.ones(12, dtype=torch.float64), atol=1e-5, rtol=0)
     assert not any(key.startswith("flips_") for key in values)  # no ReLU layers, no flips
+    w = model.net[1].weight.detach().double() / 0.5  # d f / dx, the normalization folded in: (3, 64)
+    centered = w - w.mean(0)
+    expected = F.cosine_similarity(w[y].abs(), centered[y].abs(), dim=1)  # closed form of the maps' agreement
+    torch.testing.assert_close(values["logit_vs_centered_cos"], expected, atol=1e-5, rtol=0)
     assert bool((values["loss_rise"] > 0).all())  # PGD raised every loss
 
 
