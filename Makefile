@@ -32,7 +32,7 @@ screenshots:
 	mkdir -p docs/screenshots
 	cp tests/e2e/screenshots/lab-attack-three-models.png tests/e2e/screenshots/lab-upload-explain.png \
 	   tests/e2e/screenshots/lab-sweep.png tests/e2e/screenshots/certified-maps.png tests/e2e/screenshots/sanity-check.png \
-	   tests/e2e/screenshots/sign-in.png \
+	   tests/e2e/screenshots/sign-in.png tests/e2e/screenshots/lab-centered-logit.png \
 	   tests/e2e/screenshots/models.png tests/e2e/screenshots/leaderboard.png docs/screenshots/
 
 # latency and load against a server started by the benchmark itself on loopback
