@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         def step(method: Any = method, model: torch.nn.Module = model, optimizer: Any = optimizer) -> None:
             parts = method.loss(model, x, y)
             optimizer.zero_grad(set_to_none=True)
-            parts.total.backward()
+            parts.backward()
             optimizer.step()
 
         steps[name] = step

@@ -21,10 +21,20 @@ from explainlab.params import Configured, FloatOrFraction, Params
 
 @dataclass
 class LossParts:
-    """The scalar to back-propagate and named parts for logging."""
+    """The scalar to back-propagate and named parts for logging; a method that combines its gradients itself
+    (EGAT's ``project_conflicts``) gives them as ``gradients``, (parameter, gradient) pairs, and ``total`` only logs."""
 
     total: Tensor
     parts: dict[str, float] = field(default_factory=dict)
+    gradients: list[tuple[Tensor, Tensor]] | None = None
+
+    def backward(self) -> None:
+        """Fill the parameters' ``.grad`` (after ``optimizer.zero_grad(set_to_none=True)``)."""
+        if self.gradients is None:
+            self.total.backward()
+            return
+        for param, grad in self.gradients:
+            param.grad = grad if param.grad is None else param.grad + grad
 
 
 class MethodParams(Params):

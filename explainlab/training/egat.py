@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from explainlab.errors import IncompatibleError
 from explainlab.explain.base import normalize_map
 from explainlab.nets import cam_layer, softplus_relus
 from explainlab.training.base import AdversarialParams, LossParts, TrainingMethod, eval_mode, unwrap
@@ -89,6 +90,26 @@ def map_distance(a: Tensor, b: Tensor, distance: Distance = "cosine") -> Tensor:
     return 1 - (a * b).sum(1)
 
 
+def projected_gradients(model: nn.Module, main: Tensor, term: Tensor) -> tuple[list[tuple[Tensor, Tensor]], float]:
+    """(parameter, d main + d term') pairs, d term' = d term minus its projection on d main when the two conflict
+    (d term . d main < 0): the auxiliary term never raises the main loss to first order (Yu et al. 2020, gradient
+    surgery, kept one-sided since the cross-entropy has priority; Du et al. 2018). Also cos(d term, d main)."""
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        raise IncompatibleError("project_conflicts sets the gradients itself, which DDP does not reduce: run it "
+                                "without torchrun")  # fmt: skip
+    params = [q for q in model.parameters() if q.requires_grad]
+    g_main = torch.autograd.grad(main, params, retain_graph=True, allow_unused=True)
+    g_term = torch.autograd.grad(term, params, allow_unused=True)
+    g_main = [torch.zeros_like(q) if g is None else g for q, g in zip(params, g_main, strict=True)]
+    g_term = [torch.zeros_like(q) if g is None else g for q, g in zip(params, g_term, strict=True)]
+    dot = sum((a * b).sum() for a, b in zip(g_main, g_term, strict=True))
+    main_sq = sum(a.pow(2).sum() for a in g_main)
+    term_sq = sum(b.pow(2).sum() for b in g_term)
+    cos = float(dot / (main_sq.sqrt() * term_sq.sqrt()).clamp_min(1e-20))
+    shrink = float(dot / main_sq.clamp_min(1e-20)) if dot < 0 else 0.0
+    return [(q, a + b - shrink * a) for q, a, b in zip(params, g_main, g_term, strict=True)], cos
+
+
 # E for the consistency term: name -> (map function, the loss part it is logged as)
 EXPLANATIONS = {
     "gradcam": (gradcam_with_logits, "cam_dissimilarity"),
@@ -157,6 +178,12 @@ class EGAT(TrainingMethod):
             False,
             description="count only the map pairs whose adversarial image keeps its label (RAR's label-preserving "
             "regime); the others add 0 to the consistency mean",
+        )
+        project_conflicts: bool = Field(
+            False,
+            description="when the term's weight gradient conflicts with the cross-entropy's (negative dot product), "
+            "drop its component along the cross-entropy's, so no step trades CE for the term to first order "
+            "(gradient surgery, Yu et al. 2020; Du et al. 2018); not under torchrun",
         )
 
         @model_validator(mode="after")
@@ -241,7 +268,11 @@ class EGAT(TrainingMethod):
         if p.label_kept_only:
             dissimilarity = dissimilarity * (explained[k:].detach().argmax(1) == y[:k])
         consistency = dissimilarity.mean()
-        total = p.clean_weight * clean_ce + adv_ce + p.explanation_weight * consistency
+        main = p.clean_weight * clean_ce + adv_ce
+        total = main + p.explanation_weight * consistency
         parts = {"clean_ce": float(clean_ce.detach()), "adv_ce": float(adv_ce.detach()),
                  part_name: float(consistency.detach())}  # fmt: skip
-        return LossParts(total, parts)
+        if not p.project_conflicts:
+            return LossParts(total, parts)
+        gradients, cos = projected_gradients(model, main, p.explanation_weight * consistency)
+        return LossParts(total.detach(), {**parts, "term_ce_cos": cos, "conflict": float(cos < 0)}, gradients)

@@ -393,7 +393,7 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
             if not torch.isfinite(parts.total):
                 raise TrainingDiverged(f"non-finite loss at step {step}: {parts.parts}")
             optimizer.zero_grad(set_to_none=True)
-            parts.total.backward()
+            parts.backward()
             optimizer.step()
             step += 1
             for key, value in parts.parts.items():
