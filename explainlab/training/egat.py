@@ -127,7 +127,7 @@ class EGAT(TrainingMethod):
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * D(E(x), E(x')), and a clean-CE weight
     (1 in EGAT-lab, 0 = Madry's objective), and variants of the term: D as L1 between sum-normalized maps, E(x)
-    as a fixed target, and only the pairs whose x_adv keeps the label."""
+    as a fixed target, only the pairs whose x_adv keeps the label, and the term's gradient projected off the CE's."""
 
     name = "egat"
     title = "EGAT (lab version: AT + explanation consistency)"
