@@ -111,11 +111,12 @@ def per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
         for hook in hooks:
             hook.remove()
     centered = [g["f_y"] - g["mean"] for g in (clean, adv)]
+    maps = [saliency_from_gradient(g) for g in (clean["f_y"], adv["f_y"], *centered)]  # f_y at x, x'; centered at x, x'
     grad_clean, grad_adv = clean["f_y"].flatten(1), adv["f_y"].flatten(1)
     out = {
-        "saliency_cos": (saliency_from_gradient(clean["f_y"]) * saliency_from_gradient(adv["f_y"])).sum(1),
-        "centered_saliency_cos": (saliency_from_gradient(centered[0]) * saliency_from_gradient(centered[1])).sum(1),
-        "logit_vs_centered_cos": (saliency_from_gradient(clean["f_y"]) * saliency_from_gradient(centered[0])).sum(1),
+        "saliency_cos": (maps[0] * maps[1]).sum(1),
+        "centered_saliency_cos": (maps[2] * maps[3]).sum(1),
+        "logit_vs_centered_cos": (maps[0] * maps[2]).sum(1),
         "mean_logit": clean["logits"].mean(1),
         "shared_cos": F.cosine_similarity(grad_clean, clean["mean"].flatten(1), dim=1),
         "grad_norm": grad_clean.norm(dim=1),

@@ -22,9 +22,9 @@ from explainlab.runtime import configure_runtime
 
 configure_runtime()
 
-from explainlab.attacks.topk import TopKAttack  # noqa: E402
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import CheckpointError  # noqa: E402
+from explainlab.eval.map_curve import MapCurveSettings, curve_attack  # noqa: E402
 from explainlab.eval.paired_args import paired_models_parser  # noqa: E402
 from explainlab.eval.per_example import paired_difference  # noqa: E402
 from explainlab.eval.testset import evaluate_images, mean_2se  # noqa: E402
@@ -53,8 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def topk_kept(models: list, x, y, score: str, args: argparse.Namespace) -> list[list[float | None]]:
     """Per model, every image's top-k intersection under the top-k attack on the saliency map of ``score``."""
     k = max(1, round(args.k_fraction * x.shape[-1] * x.shape[-2]))
-    attack = TopKAttack(eps=args.eps, steps=args.steps, step_size=min(1.0, 2.5 * args.eps / args.steps), k=k,
-                        explainer="saliency", explainer_params={"score": score})  # fmt: skip
+    settings = MapCurveSettings(steps=args.steps, k_fraction=args.k_fraction)
+    attack = curve_attack(args.eps, k, settings, explainer_params={"score": score})
     explainer = EXPLAINERS.create("saliency", {"score": score})
     return [g["topk_intersection"] for g in evaluate_images(models, x, y, attack, explainer, k=k)]
 

@@ -20,9 +20,9 @@ from torch import Tensor, nn
 
 from explainlab.attacks.topk import TopKAttack
 from explainlab.explain import saliency_map
+from explainlab.explain.base import scored_model
 from explainlab.explain.integrated_gradients import IntegratedGradients
 from explainlab.metrics.functional import kendall_tau, spearman_rho, topk_intersection
-from explainlab.nets.centered_logits import CenteredLogits
 from explainlab.params import FloatOrFraction, Params
 
 
@@ -83,8 +83,7 @@ def attribution_robustness(
 ) -> AttributionRobustness:
     """Run the protocol on (x, y); the model should be in eval mode."""
     p = protocol or RARProtocol()
-    if p.centered_logit:
-        model = CenteredLogits(model)
+    model = scored_model(model, "centered_logit" if p.centered_logit else "logit")
     with torch.no_grad():
         attacked = model(x).argmax(1) == y
     xs, ys = x[attacked], y[attacked]

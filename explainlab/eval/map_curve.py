@@ -50,6 +50,15 @@ class MapCurveSettings(Params):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
+def curve_attack(eps: float, k: int, settings: MapCurveSettings, explainer_params: dict | None = None) -> TopKAttack:
+    """The curve's top-k attack at budget ``eps``: ``settings.steps`` signed steps of 2.5 eps / steps on the top ``k``
+    pixels of the map of ``settings.explainer`` (with ``explainer_params``, e.g. {"score": "centered_logit"})."""
+    s = settings
+    return TopKAttack(eps=eps, steps=s.steps, step_size=min(1.0, 2.5 * eps / s.steps), k=k, explainer=s.explainer,
+                      explainer_params=explainer_params or {}, surrogate_beta=s.surrogate_beta,
+                      seed=s.seed)  # fmt: skip
+
+
 def map_curve(model: nn.Module, x: Tensor, y: Tensor, eps: float, settings: MapCurveSettings) -> dict[str, Any]:
     """The curve on (x, y) for a model in eval mode: ε = 0 (the clean map, similarity 1), then each fraction of
     ``eps``."""
@@ -63,8 +72,7 @@ def map_curve(model: nn.Module, x: Tensor, y: Tensor, eps: float, settings: MapC
     topk, topk_std, spearman, kept = [1.0], [0.0], [1.0], [1.0]
     clean = [saliency_map(explainer.explain(model, xs[b], ys[b])) for b in batches(len(xs), s.batch_size)]
     for e in budgets:
-        attack = TopKAttack(eps=e, steps=s.steps, step_size=min(1.0, 2.5 * e / s.steps), k=k, explainer=s.explainer,
-                            surrogate_beta=s.surrogate_beta, seed=s.seed)  # fmt: skip
+        attack = curve_attack(e, k, s)
         parts: list[tuple[Tensor, Tensor, Tensor]] = []
         for b, before in zip(batches(len(xs), s.batch_size), clean, strict=True):
             x_adv = attack.perturb(model, xs[b], ys[b])
