@@ -34,6 +34,7 @@ from explainlab.provenance import code_commit, hardware, resolve_device
 from explainlab.training import distributed
 from explainlab.training.base import AdversarialParams
 from explainlab.training.config import TrainConfig
+from explainlab.training.weight_average import WeightAverage
 from explainlab.zoo import ModelCard, ThreatModel, load_model, save_model
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,9 @@ def _save_checkpoint(
     optimizer: torch.optim.Optimizer,
     meta: dict[str, Any],
     rng: list[tuple[dict[str, Tensor], dict[str, Any]]] | None = None,
+    averaged: WeightAverage | None = None,
 ) -> None:
-    """Model, optimizer and per-rank RNG tensors to safetensors, the rest (step, param groups, Python/NumPy RNG)
+    """Model, optimizer, the weight average (if kept) and per-rank RNG tensors to safetensors, the rest (step, param groups, Python/NumPy RNG)
     to JSON; both written to temporary files and renamed, the JSON last (it names the step both must share)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -187,6 +189,8 @@ def _save_checkpoint(
                 tensors[f"opt.{idx}.{key}"] = value.detach().cpu().contiguous()
             elif value is not None:
                 scalars[f"{idx}.{key}"] = value
+    if averaged is not None:
+        tensors.update(averaged.tensors())
     rng_extra: dict[str, Any] = {}
     for r, (rng_tensors, extra) in enumerate(rng or []):
         tensors.update({f"rng.{r}.{k}": v.cpu().contiguous() for k, v in rng_tensors.items()})
@@ -206,12 +210,15 @@ def _checkpoint_step(run: Path) -> int | None:
 
 
 def _load_checkpoint(
-    run: Path, model: nn.Module, optimizer: torch.optim.Optimizer, rank: int = 0
+    run: Path, model: nn.Module, optimizer: torch.optim.Optimizer, rank: int = 0, averaged: WeightAverage | None = None
 ) -> tuple[dict[str, Any], tuple[dict[str, Tensor], dict[str, Any]] | None]:
-    """Load model and optimizer; returns the JSON meta and this rank's saved random state (None if absent)."""
+    """Load model, optimizer and the weight average (if kept); returns the JSON meta and this rank's saved random
+    state (None if absent)."""
     meta = json.loads((run / STATE).read_text())
     tensors = load_file(str(run / CHECKPOINT))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if averaged is not None:
+        averaged.load_tensors(tensors)
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("opt."):
@@ -265,8 +272,11 @@ def resumable(run: Path, config: TrainConfig) -> bool:
         return False
     if tensor_step is not None and tensor_step != meta.get("step"):
         return False
-    saved = {k: v for k, v in saved.items() if k not in RESUME_IGNORES}
-    return saved == _config_dict(config)
+    # a field added to the config since the checkpoint was written counts as its default (the run did not use it)
+    defaults = TrainConfig.model_construct().model_dump(mode="json")
+    current = _config_dict(config)
+    saved = {k: saved.get(k, defaults.get(k)) for k in {*saved, *current} if k not in RESUME_IGNORES}
+    return saved == current
 
 
 def _open_history(run: Path, resume_step: int | None) -> TextIO:
@@ -349,10 +359,11 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
         optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     else:
         optimizer = torch.optim.Adam(groups, lr=config.lr)
+    averaged = WeightAverage(model, config.ema_decay) if config.ema_decay else None
 
     step, seconds, resumed_from, segments = 0, 0.0, None, []
     if resumable(run, config):
-        meta, saved_rng = _load_checkpoint(run, model, optimizer, rank)
+        meta, saved_rng = _load_checkpoint(run, model, optimizer, rank, averaged)
         step, seconds, resumed_from = int(meta["step"]), float(meta["seconds"]), int(meta["step"])
         segments = earlier_segments(meta)
         if saved_rng is not None and meta.get("world_size", world) == world:
@@ -395,6 +406,8 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
             optimizer.zero_grad(set_to_none=True)
             parts.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update(model, step)
             step += 1
             for key, value in parts.parts.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -407,7 +420,9 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
                 record: dict[str, Any] = {"step": step, "epoch": step / steps_per_epoch, **means,
                                           "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
                 if end_of_epoch and len(y_val):
-                    record["val_clean_accuracy"] = _accuracy(model, x_val, y_val)
+                    record["val_clean_accuracy"] = _accuracy(shipped(model, averaged), x_val, y_val)
+                    if averaged is not None:  # the weights being trained, beside their average (the shipped model)
+                        record["val_clean_accuracy_live"] = _accuracy(model, x_val, y_val)
                     model.train()
                     if lead:
                         log.info("epoch %d: val clean accuracy %.4f", step // steps_per_epoch,
@@ -420,11 +435,12 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
                     history.flush()
                     meta = {"config": config.model_dump_json(), "step": step, "world_size": world,
                             "seconds": elapsed, "segments": recorded}  # fmt: skip
-                    _save_checkpoint(run, model, optimizer, meta, rng)
+                    _save_checkpoint(run, model, optimizer, meta, rng, averaged)
     finally:
         if history is not None:
             history.close()
     model.eval()
+    model = shipped(model, averaged)
     seconds = time.perf_counter() - start
     segments = recorded  # the last step always checkpoints; a rerun of a finished run adds no stretch
     summary = {"id": config.model_id(), "steps": step, "train_seconds": round(seconds, 1),
@@ -450,6 +466,11 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
             save_model(Path(models_dir) / card.id, model, card)
         (run / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def shipped(model: nn.Module, averaged: WeightAverage | None) -> nn.Module:
+    """The model a run validates and stores: the weight average when the config keeps one, else the model."""
+    return averaged.averaged_model(model) if averaged is not None else model
 
 
 @torch.no_grad()

@@ -144,6 +144,7 @@ def test_same_seed_gives_bit_identical_weights(make_config: Any) -> None:
     [
         ("pgd_at", {"method_params": FAST_ADV, "augment": "crop_flip", "eps_warmup_epochs": 0.5}),
         ("egat", {"method_params": {**FAST_ADV, "mixup_alpha": 0.5}, "schedule": "cosine", "optimizer": "sgd"}),
+        ("pgd_at", {"method_params": FAST_ADV, "ema_decay": 0.9}),
     ],
 )
 def test_interrupted_run_resumes_to_the_same_weights(
@@ -185,6 +186,40 @@ def test_a_changed_config_starts_over(make_config: Any, monkeypatch: pytest.Monk
     fresh = make_config("fresh", checkpoint_every=3, lr=2e-3)
     fit(fresh)
     assert_same_weights(weights(changed.run_dir()), weights(fresh.run_dir()))
+
+
+def test_a_checkpoint_from_before_a_new_config_field_resumes(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field added to TrainConfig later (here ema_decay) counts as its default in an older checkpoint's config."""
+    config = make_config("run", checkpoint_every=3)
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, "natural", calls=5)
+        with pytest.raises(Interrupt):
+            fit(config)
+    state_file = config.run_dir() / "checkpoint.json"
+    state = json.loads(state_file.read_text())
+    saved = json.loads(state["config"])
+    del saved["ema_decay"]
+    state_file.write_text(json.dumps({**state, "config": json.dumps(saved)}))
+    assert fit(config)["resumed_from"] == 3
+    assert fit(make_config("other", checkpoint_every=3, ema_decay=0.5))["resumed_from"] is None
+
+
+def test_a_weight_averaged_run_validates_and_stores_the_average(make_config: Any) -> None:
+    """ema_decay: the stored weights are the checkpoint's average, not the trained weights, and the history
+    records the validation accuracy of both."""
+    config = make_config("ema", checkpoint_every=5, ema_decay=0.8)
+    summary = fit(config)
+    tensors = load_file(str(config.run_dir() / CHECKPOINT))
+    stored = weights(config.run_dir())
+    for key, value in stored.items():
+        assert torch.equal(value, tensors[f"ema.{key}"]), key
+    assert any(not torch.equal(stored[k], tensors[f"model.{k}"]) for k in stored)
+    last = history(config.run_dir())[-1]
+    assert last["val_clean_accuracy"] == summary["val_clean_accuracy"]
+    assert 0.0 <= last["val_clean_accuracy_live"] <= 1.0
+    plain = make_config("plain", checkpoint_every=5)
+    fit(plain)
+    assert_same_weights({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, weights(plain.run_dir()))
 
 
 def test_checkpoint_interval_may_change_on_resume(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
