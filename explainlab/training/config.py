@@ -51,8 +51,7 @@ class TrainConfig(BaseModel):
     train_limit: int | None = Field(None, ge=1, description="use only the first N training images")
     val_size: int = Field(1000, ge=0, le=10_000, description="test images for the per-epoch clean accuracy")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of init, data order and attacks")
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="0: off; else validate and store an exponential moving "
-                             "average of the weights with this decay per step (Gowal et al. 2020)")
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="0: off; else store a moving average of the weights")
     bf16: bool = Field(False, description="bf16 autocast for the methods' sample generation (attacks)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when present")
     checkpoint_every: int = Field(100, ge=1, le=1_000_000, description="optimizer steps between checkpoints")

@@ -178,8 +178,9 @@ def _save_checkpoint(
     rng: list[tuple[dict[str, Tensor], dict[str, Any]]] | None = None,
     averaged: WeightAverage | None = None,
 ) -> None:
-    """Model, optimizer, the weight average (if kept) and per-rank RNG tensors to safetensors, the rest (step, param groups, Python/NumPy RNG)
-    to JSON; both written to temporary files and renamed, the JSON last (it names the step both must share)."""
+    """Model, optimizer, the weight average (if kept) and per-rank RNG tensors to safetensors, the rest (step, param
+    groups, Python/NumPy RNG) to JSON; both written to temporary files and renamed, the JSON last (it names the step
+    both must share)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     scalars: dict[str, Any] = {}
