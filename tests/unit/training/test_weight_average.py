@@ -62,3 +62,27 @@ def test_checkpoint_tensors_round_trip_and_a_missing_average_is_named() -> None:
 def test_decay_outside_the_open_interval_is_refused(decay: float) -> None:
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(nn.Linear(1, 1), decay=decay)
+
+
+def test_live_weights_script_stores_the_trained_weights_beside_their_average(shared_data, tmp_path) -> None:
+    """scripts/live_weights.py: the checkpoint's trained weights as a model folder of their own; a run without an
+    average is refused."""
+    from safetensors.torch import load_file
+
+    from explainlab.training.config import TrainConfig
+    from explainlab.training.loop import fit
+    from tests.scripts_loader import load_script
+
+    live_weights = load_script("live_weights")
+    base = {"dataset": "mnist", "data_dir": str(shared_data), "train_limit": 160, "val_size": 50, "batch_size": 32,
+            "device": "cpu"}  # fmt: skip
+    fit(TrainConfig(**base, ema_decay=0.9, out_dir=str(tmp_path / "ema"), id="mnist-small_cnn-natural_ema-s0"))
+    assert live_weights.main([str(tmp_path / "ema"), str(tmp_path / "live")]) == 0
+    checkpoint = load_file(str(tmp_path / "ema" / "checkpoint.safetensors"))
+    stored = load_file(str(tmp_path / "live" / "weights.safetensors"))
+    assert all(torch.equal(v, checkpoint[f"model.{k}"]) for k, v in stored.items())
+    card = (tmp_path / "live" / "card.json").read_text()
+    assert "mnist-small_cnn-natural_ema_live-s0" in card and '"live_weights_of"' in card
+
+    fit(TrainConfig(**base, out_dir=str(tmp_path / "plain")))
+    assert live_weights.main([str(tmp_path / "plain"), str(tmp_path / "x")]) == 2
