@@ -81,6 +81,14 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, method: str, calls: int) ->
     monkeypatch.setattr(cls, "loss", loss)
 
 
+def die_in_step(monkeypatch: pytest.MonkeyPatch, config: TrainConfig, calls: int) -> None:
+    """Run ``config`` (a natural-training run) until it dies inside step ``calls``, leaving its last checkpoint."""
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, "natural", calls=calls)
+        with pytest.raises(Interrupt):
+            fit(config)
+
+
 # ---------------------------------------------------------------- outputs
 
 
@@ -175,10 +183,7 @@ def test_interrupted_run_resumes_to_the_same_weights(
 
 def test_a_changed_config_starts_over(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_config("run", checkpoint_every=3)
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, "natural", calls=5)
-        with pytest.raises(Interrupt):
-            fit(config)
+    die_in_step(monkeypatch, config, 5)
     changed = make_config("run", checkpoint_every=3, lr=2e-3)
     summary = fit(changed)
     assert summary["resumed_from"] is None
@@ -191,10 +196,7 @@ def test_a_changed_config_starts_over(make_config: Any, monkeypatch: pytest.Monk
 def test_a_checkpoint_from_before_a_new_config_field_resumes(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A field added to TrainConfig later (here ema_decay) counts as its default in an older checkpoint's config."""
     config = make_config("run", checkpoint_every=3)
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, "natural", calls=5)
-        with pytest.raises(Interrupt):
-            fit(config)
+    die_in_step(monkeypatch, config, 5)
     state_file = config.run_dir() / "checkpoint.json"
     state = json.loads(state_file.read_text())
     saved = json.loads(state["config"])
@@ -224,10 +226,7 @@ def test_a_weight_averaged_run_validates_and_stores_the_average(make_config: Any
 
 def test_checkpoint_interval_may_change_on_resume(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_config("run", checkpoint_every=3)
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, "natural", calls=5)
-        with pytest.raises(Interrupt):
-            fit(config)
+    die_in_step(monkeypatch, config, 5)
     summary = fit(make_config("run", checkpoint_every=4))
     assert summary["resumed_from"] == 3
     assert [r["step"] for r in history(config.run_dir())] == [3, 4, 8, 10]
