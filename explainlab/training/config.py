@@ -115,6 +115,13 @@ class TrainConfig(BaseModel):
         return Path(self.out_dir or Path("runs") / self.model_id())
 
 
+def filled_with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A config dict written before later fields existed (a checkpoint's, a card's), with those fields at their
+    defaults: the run did not use them."""
+    defaults = TrainConfig.model_construct().model_dump(mode="json")
+    return {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+
+
 def parse_value(text: str) -> Any:
     """TOML syntax for values (numbers, booleans, lists, quoted strings, inline tables); else a bare string.
 

@@ -33,7 +33,7 @@ from explainlab.nets import build_model
 from explainlab.provenance import code_commit, hardware, resolve_device
 from explainlab.training import distributed
 from explainlab.training.base import AdversarialParams
-from explainlab.training.config import TrainConfig
+from explainlab.training.config import TrainConfig, filled_with_defaults
 from explainlab.training.weight_average import WeightAverage
 from explainlab.zoo import ModelCard, ThreatModel, load_model, save_model
 
@@ -273,11 +273,8 @@ def resumable(run: Path, config: TrainConfig) -> bool:
         return False
     if tensor_step is not None and tensor_step != meta.get("step"):
         return False
-    # a field added to the config since the checkpoint was written counts as its default (the run did not use it)
-    defaults = TrainConfig.model_construct().model_dump(mode="json")
-    current = _config_dict(config)
-    saved = {k: saved.get(k, defaults.get(k)) for k in {*saved, *current} if k not in RESUME_IGNORES}
-    return saved == current
+    saved = {k: v for k, v in filled_with_defaults(saved).items() if k not in RESUME_IGNORES}
+    return saved == _config_dict(config)
 
 
 def _open_history(run: Path, resume_step: int | None) -> TextIO:

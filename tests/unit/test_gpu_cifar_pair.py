@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from explainlab.training import METHODS
-from explainlab.training.config import load_config
+from explainlab.training.config import filled_with_defaults, load_config
 from tests.scripts_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def test_each_shipped_gpu_model_was_trained_by_its_config(path: Path) -> None:
     config = load_config(path)
     card = json.loads((REPO / "models" / config.model_id() / "card.json").read_text())
     ignored = {"data_dir", "out_dir", "checkpoint_every"}  # where the lease kept its files
-    trained = {k: v for k, v in card["train_config"].items() if k not in ignored}
+    trained = {k: v for k, v in filled_with_defaults(card["train_config"]).items() if k not in ignored}
     assert trained == {k: v for k, v in config.model_dump(mode="json").items() if k not in ignored}
 
 
