@@ -146,6 +146,23 @@ def test_natural_ddp_splits_each_batch_and_equals_one_process(tmp_path: Path, sh
         torch.testing.assert_close(weights[key], single[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
+def test_a_weight_average_under_torchrun_is_the_one_process_average(tmp_path: Path, shared_data: Path) -> None:
+    """ema_decay: every rank averages the same synced weights, rank 0 stores the average, and it is the average a
+    single process keeps on the whole batch."""
+    fields = {"optimizer": "sgd", "lr": 0.05, "seed": 5, "ema_decay": 0.5}
+    run = torchrun(tmp_path, shared_data, "natural", fields, probe=True)
+    weights = check_one_card_and_finite_model(tmp_path, run, shared_data)
+    check_ranks_in_sync(tmp_path, weights)  # each rank's last validated model: its average
+    checkpoint = load_file(str(run / "checkpoint.safetensors"))
+    assert all(torch.equal(value, checkpoint[f"ema.{key}"]) for key, value in weights.items())
+    config = TrainConfig(method="natural", data_dir=str(shared_data), device="cpu", out_dir=str(tmp_path / "single"),
+                         **{**COMMON, **fields})  # fmt: skip
+    fit(config)
+    single = load_file(str(tmp_path / "single" / WEIGHTS))
+    for key in weights:
+        torch.testing.assert_close(weights[key], single[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
 @pytest.mark.slow
 def test_pgd_at_under_torchrun_resumes_exactly(tmp_path: Path, shared_data: Path) -> None:
     """The plain ``-m explainlab train`` entry point (attacks run on the unwrapped module). A two-process run that
