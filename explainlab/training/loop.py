@@ -468,7 +468,7 @@ def _fit(config: TrainConfig, device: torch.device, models_dir: str | Path | Non
 
 def shipped(model: nn.Module, averaged: WeightAverage | None) -> nn.Module:
     """The model a run validates and stores: the weight average when the config keeps one, else the model."""
-    return averaged.averaged_model(model) if averaged is not None else model
+    return averaged.model if averaged is not None else model
 
 
 @torch.no_grad()

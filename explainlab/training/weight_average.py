@@ -20,28 +20,30 @@ def step_decay(decay: float, step: int) -> float:
 
 
 class WeightAverage:
-    """The averaged copy of ``model``'s state dict; ``averaged_model()`` is a model carrying it."""
+    """An averaged copy of ``model`` (same architecture and device, eval mode), updated in place after each step."""
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay must lie in (0, 1), got {decay}")
         self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.model = copy.deepcopy(model).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+
+    @property
+    def state(self) -> dict[str, Tensor]:
+        """The averaged state dict (views of the averaged model's tensors)."""
+        return self.model.state_dict()
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         d = step_decay(self.decay, step)
-        for key, value in model.state_dict().items():
-            if value.dtype.is_floating_point:
-                self.state[key].lerp_(value.detach(), 1.0 - d)
+        live = model.state_dict()
+        for key, average in self.state.items():
+            if average.dtype.is_floating_point:
+                average.lerp_(live[key].detach(), 1.0 - d)
             else:
-                self.state[key].copy_(value)
-
-    def averaged_model(self, model: nn.Module) -> nn.Module:
-        """A copy of ``model`` (same architecture and device) with the averaged weights, in eval mode."""
-        out = copy.deepcopy(model)
-        out.load_state_dict(self.state)
-        return out.eval()
+                average.copy_(live[key])
 
     def tensors(self, prefix: str = "ema.") -> dict[str, Tensor]:
         return {prefix + k: v.detach().cpu().contiguous() for k, v in self.state.items()}
@@ -51,5 +53,4 @@ class WeightAverage:
         missing = [k for k in self.state if prefix + k not in tensors]
         if missing:
             raise KeyError(f"the checkpoint holds no weight average for {missing[:3]}")
-        for key in self.state:
-            self.state[key].copy_(tensors[prefix + key])
+        self.model.load_state_dict({k: tensors[prefix + k] for k in self.state})

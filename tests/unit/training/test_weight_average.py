@@ -30,7 +30,7 @@ def test_average_of_a_sequence_matches_the_closed_form() -> None:
         d = step_decay(0.5, step)
         expected = d * expected + (1 - d) * value
     assert torch.allclose(average.state["weight"], expected, atol=1e-6)
-    model = average.averaged_model(layer)
+    model = average.model
     assert torch.equal(model.weight, average.state["weight"]) and not model.training
     assert not torch.equal(model.weight, layer.weight)
 
