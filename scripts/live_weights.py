@@ -12,9 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from safetensors.torch import load_file
-
 from explainlab.errors import ExplainlabError
+from explainlab.training.loop import checkpoint_weights
 from explainlab.zoo import load_model, save_model
 
 
@@ -22,8 +21,7 @@ def store_live_weights(run: Path, out: Path) -> str:
     model, card = load_model(run)
     if not card.train_config.get("ema_decay"):
         raise ExplainlabError(f"{run}: its config kept no weight average (ema_decay 0): the stored weights are live")
-    tensors = load_file(str(run / "checkpoint.safetensors"))
-    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.load_state_dict(checkpoint_weights(run))
     live_id = card.id.replace("_ema", "_ema_live") if "_ema" in card.id else f"{card.id}-live"
     live = card.model_copy(update={"id": live_id, "title": f"{card.title} (the trained weights, not their average)",
                                    "train_config": {**card.train_config, "ema_decay": 0.0,

@@ -203,6 +203,16 @@ def _save_checkpoint(
     (run / (STATE + ".tmp")).replace(run / STATE)
 
 
+def _with_prefix(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The checkpoint tensors stored under ``prefix``, keyed without it."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def checkpoint_weights(run: Path) -> dict[str, Tensor]:
+    """The trained model's state dict in a run's checkpoint: the live weights when the run keeps a weight average."""
+    return _with_prefix(load_file(str(run / CHECKPOINT)), "model.")
+
+
 def _checkpoint_step(run: Path) -> int | None:
     """The step recorded inside the tensor file (None for checkpoints written before it was recorded)."""
     with safe_open(str(run / CHECKPOINT), "pt") as f:
@@ -217,7 +227,7 @@ def _load_checkpoint(
     state (None if absent)."""
     meta = json.loads((run / STATE).read_text())
     tensors = load_file(str(run / CHECKPOINT))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.load_state_dict(_with_prefix(tensors, "model."))
     if averaged is not None:
         averaged.load_tensors(tensors)
     state: dict[int, dict[str, Any]] = {}
@@ -229,8 +239,7 @@ def _load_checkpoint(
         idx, name = key.split(".", 1)
         state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
-    prefix = f"rng.{rank}."
-    rng_tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    rng_tensors = _with_prefix(tensors, f"rng.{rank}.")
     rng_extra = meta.pop("rng", {}).get(str(rank))
     return meta, ((rng_tensors, rng_extra or {}) if rng_tensors else None)
 
