@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -76,13 +78,25 @@ def test_live_weights_script_stores_the_trained_weights_beside_their_average(sha
     live_weights = load_script("live_weights")
     base = {"dataset": "mnist", "data_dir": str(shared_data), "train_limit": 160, "val_size": 50, "batch_size": 32,
             "device": "cpu"}  # fmt: skip
-    fit(TrainConfig(**base, ema_decay=0.9, out_dir=str(tmp_path / "ema"), id="mnist-small_cnn-natural_ema-s0"))
+    deviations = ["a smaller budget", "the stored weights are an exponential moving average (decay 0.9)"]
+    averaged = {"ema_decay": 0.9, "id": "mnist-small_cnn-natural_ema-s0", "deviations": deviations}
+    fit(TrainConfig(**base, **averaged, out_dir=str(tmp_path / "ema")))
     assert live_weights.main([str(tmp_path / "ema"), str(tmp_path / "live")]) == 0
     checkpoint = load_file(str(tmp_path / "ema" / "checkpoint.safetensors"))
     stored = load_file(str(tmp_path / "live" / "weights.safetensors"))
     assert all(torch.equal(v, checkpoint[f"model.{k}"]) for k, v in stored.items())
-    card = (tmp_path / "live" / "card.json").read_text()
-    assert "mnist-small_cnn-natural_ema_live-s0" in card and '"live_weights_of"' in card
+    card = json.loads((tmp_path / "live" / "card.json").read_text())
+    assert card["id"] == "mnist-small_cnn-natural_ema_live-s0"
+    assert card["train_config"]["live_weights_of"] == "mnist-small_cnn-natural_ema-s0"
+    assert card["train_config"]["ema_decay"] == 0.0
+    assert card["deviations"][0] == "a smaller budget" and len(card["deviations"]) == 2  # the average's line is gone
+    assert "live" in card["deviations"][1] and "mnist-small_cnn-natural_ema-s0" in card["deviations"][1]
+
+    named = ["--id", "mnist-small_cnn-natural-s3", "--title", "MNIST natural, seed 3"]
+    assert live_weights.main([str(tmp_path / "ema"), str(tmp_path / "named"), *named]) == 0
+    card = json.loads((tmp_path / "named" / "card.json").read_text())
+    assert (card["id"], card["title"]) == ("mnist-small_cnn-natural-s3", "MNIST natural, seed 3")
+    assert live_weights.main([str(tmp_path / "ema"), str(tmp_path / "bad"), "--id", "Not An Id"]) == 2
 
     fit(TrainConfig(**base, out_dir=str(tmp_path / "plain")))
     assert live_weights.main([str(tmp_path / "plain"), str(tmp_path / "x")]) == 2
