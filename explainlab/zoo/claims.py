@@ -71,6 +71,13 @@ EGAT_BAR = "EGAT (Chen et al. 2026), lab bar"
 WEIGHT_AVERAGE = "lab finding (weight average: Gowal et al. 2020)"
 
 
+def seeds_phrase(seeds: tuple[int, ...]) -> str:
+    """How a claim's text names its seeds: nothing for the base seed 0, else ", seed 1" or ", mean of seeds 0, 1"."""
+    if len(seeds) > 1:
+        return f", mean of seeds {', '.join(map(str, seeds))}"
+    return f", seed {seeds[0]}" if seeds != (0,) else ""
+
+
 def egat_bars(
     method: str,
     who: str,
@@ -82,10 +89,7 @@ def egat_bars(
     """The issue's two EGAT bars for one EGAT-lab recipe: robust accuracy within 1 point of PGD-AT (``reference``,
     trained on the same schedule), and +3 points of RAR top-k intersection. Both sides take the same ``seeds``: one
     seed pair, or the mean over several."""
-    if len(seeds) > 1:
-        who = f"{who}, mean of seeds {', '.join(map(str, seeds))}"
-    elif seeds != (0,):
-        who = f"{who}, seed {seeds[0]}"
+    who = f"{who}{seeds_phrase(seeds)}"
     return [
         Claim(f"{who} loses at most 1 point of robust accuracy to {reference_name}", EGAT_BAR, method, reference,
               "worst", margin=-0.01, paper=paper, seeds=seeds, reference_seeds=seeds),
@@ -97,7 +101,7 @@ def egat_bars(
 def weight_average_claims(method: str, name: str, possessive: str, seeds: tuple[int, ...] = (0,)) -> list[Claim]:
     """A lab finding for ``<method>_ema`` (the same recipe with ``ema_decay = 0.999``) against ``method``: steadier IG
     maps at no more than 1 point of robust accuracy. Both sides take the same ``seeds`` (several: their mean)."""
-    of_seeds = f", mean of seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else ""
+    of_seeds = seeds_phrase(seeds)
     return [
         Claim(f"a weight average of {possessive} weights (decay 0.999): its IG maps survive the top-k attack better "
               f"than {possessive}{of_seeds}", WEIGHT_AVERAGE, f"{method}_ema", method, "topk_intersection",
@@ -142,7 +146,8 @@ CLAIMS: dict[str, list[Claim]] = {
                                  f"EGAT with a saliency map in its loss (λ_e {weight}, 16 epochs)", seeds=seeds,
                                  reference="pgd_at_e16", reference_name="PGD-AT trained 16 epochs")),
         *weight_average_claims("pgd_at", "PGD-AT", "PGD-AT's", seeds=(0, 1)),
-        *weight_average_claims("trades", "TRADES", "TRADES'"),
+        *(claim for seeds in ((0,), (1,), (0, 1))
+          for claim in weight_average_claims("trades", "TRADES", "TRADES'", seeds=seeds)),
         Claim("ASGT is 35 points more robust than natural training at ε = 0.2", "Guesmi et al. 2024 (ASGT)", "asgt",
               "natural", "pgd_eps0.2", margin=0.35, paper="+35 points (baseline unverified)"),
         Claim("... and more robust than PGD-AT at ε = 0.2 (if the +35 points are over standard AT)",
@@ -296,6 +301,12 @@ def check_claims(
                 difference, se, paired_n = difference_error(a, b, claim.metric)
                 row.update(difference=difference, se=se, paired_n=paired_n,
                            verdict=verdict(difference - claim.margin, se))  # fmt: skip
+                by_seed = seed_differences(root, sides, claim.metric, read)
+                if by_seed is not None:
+                    row["seed_differences"] = by_seed
+                    if min(by_seed) < claim.margin <= max(by_seed):
+                        row["verdict"] += " (seeds disagree: " + " / ".join(
+                            _number(d, claim.metric, signed=True) for d in by_seed) + ")"  # fmt: skip
             if any(one_class_evaluation(read(root / i / REPORT)) for side in sides for i in side.ids):
                 row["verdict"] += " (measured on one class only: re-evaluation pending)"
             for side in ("a", "b"):  # the per-image values served their purpose; the rows stay small
@@ -303,6 +314,21 @@ def check_claims(
                     row[side] = {k: v for k, v in row[side].items() if k != "per_example"}
             rows.append(row)
     return rows
+
+
+def seed_differences(root: Path, sides: list[Side], metric: str, read: Callable[[Path], Any]) -> list[float] | None:
+    """For a claim over several seeds, each seed pair's own difference (A's seed i - B's seed i); None for one seed or
+    a missing number. The mean's standard error counts the test images, not the seeds: where the seeds' differences
+    fall on both sides of the margin, the verdict says so."""
+    if len(sides[0].seeds) < 2 or len(sides[0].seeds) != len(sides[1].seeds):
+        return None
+    differences = []
+    for a_id, b_id in zip(sides[0].ids, sides[1].ids, strict=True):
+        a, b = measure(root, a_id, metric, read), measure(root, b_id, metric, read)
+        if a is None or b is None:
+            return None
+        differences.append(difference_error(a, b, metric)[0])
+    return differences
 
 
 def seed_mean(entries: list[dict[str, Any] | None]) -> dict[str, Any] | None:

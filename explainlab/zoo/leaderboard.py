@@ -57,7 +57,9 @@ CLAIMS_LEGEND = (
     "each model classifies correctly, that is the images both do, so it need not equal A − B of the columns); "
     "otherwise the columns' difference with the unpaired, conservative error (std/√n each; binomial for accuracies). "
     "needs: the margin the claim "
-    'requires. A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. Settings are the '
+    'requires. A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. A mean over '
+    "seeds has an error from the test images only; where its seeds' own differences fall on both sides of the margin, "
+    'the verdict adds "seeds disagree" and lists them. Settings are the '
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
 
