@@ -10,7 +10,7 @@ f_y - max_{j != y} f_j each attack reaches (below 0: broken). A point the strong
 the report's budget was short there; a point only the black-box search breaks is a sign of masked gradients.
 
     python bench/black_box_points.py --models ID [...] [--report report_strong_attacks.json] [--restarts 20]
-           [--steps 200] [--json PATH]
+           [--steps 200] [--json PATH] [--write]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def one_model(folder: Path, args: argparse.Namespace) -> dict[str, object]:
                                       "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
         row["broken_by_white_box"] = any(v["broken"] for v in row["white_box"].values())
         points.append(row)
-    return {"model": card.id, "report": str(report_path), "eps": eps, "report_n_broken": recorded,
+    return {"model": card.id, "report": args.report, "eps": eps, "report_n_broken": recorded,
             "repeated_n_broken": len(points), "points": points}  # fmt: skip
 
 
@@ -105,16 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=200, help="iterations per restart of the stronger attacks")
     ap.add_argument("--restarts", type=int, default=20, help="random restarts of PGD (APGD: at most 20)")
     ap.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
+    ap.add_argument("--write", action="store_true", help="also store each as <model folder>/black_box_points.json")
     args = ap.parse_args(argv)
     if not 1 <= args.steps <= 1000 or not 1 <= args.restarts <= 1000:
         ap.error("--steps and --restarts must be in 1..1000")
     results = []
     for model in args.models:
         try:
-            result = one_model(resolve_model_dir(model, args.models_dir), args)
+            folder = resolve_model_dir(model, args.models_dir)
+            result = one_model(folder, args)
         except (ExplainlabError, OSError, KeyError, ValueError) as error:
             ap.error(f"{model}: {error}")
         results.append(result)
+        if args.write:
+            (folder / "black_box_points.json").write_text(
+                json.dumps({"steps": args.steps, "restarts": args.restarts, **result}, indent=1))  # fmt: skip
         print(f"{result['model']}: the check broke {result['repeated_n_broken']} points "
               f"(report: {result['report_n_broken']})")  # fmt: skip
         for p in result["points"]:

@@ -173,6 +173,11 @@ def _notes(row: dict[str, Any], mixed_threads: bool = False) -> str:
         notes.append(f"stronger attacks (PGD × {restarts['pgd_restarts']}, APGD × {restarts['apgd_restarts']} "
                      f"restarts): worst {_format(strong['worst']['value'], 'pct')}, "
                      + (_warning_codes(strong["warnings"]) if strong["warnings"] else "no warnings"))  # fmt: skip
+    points = row.get("black_box_points")
+    if points and points["n_points"]:
+        notes.append(f"the black-box check's broken points ({points['report']}): {points['n_white_box_broken']} of "
+                     f"{points['n_points']} also broken by PGD / APGD at {points['steps']} steps × "
+                     f"{points['restarts']} restarts (`black_box_points.json`)")  # fmt: skip
     if mixed_threads:
         threads = row.get("torch_threads")
         notes.append(f"{threads or '?'} torch thread{'' if threads == 1 else 's'}")

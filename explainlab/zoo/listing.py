@@ -198,6 +198,22 @@ def strong_attacks(directory: Path) -> dict[str, Any] | None:
     return {"worst": headline(report).get("worst"), "warnings": report_notes(report)["warnings"], "settings": settings}
 
 
+BLACK_BOX_POINTS = "black_box_points.json"  # bench/black_box_points.py --write: the check's broken points, attacked
+
+
+def black_box_points(directory: Path) -> dict[str, Any] | None:
+    """The points a report's black-box check broke, attacked again with stronger white-box attacks (``python
+    bench/black_box_points.py --models <id> --write``), if done: how many, how many of them the white-box attacks broke
+    too, and at what budget. All of them: the warning came from a short budget, not from masked gradients."""
+    data = _read_report(directory, BLACK_BOX_POINTS)
+    if data is None or not isinstance(data.get("points"), list):
+        return None
+    points = data["points"]
+    return {"report": data.get("report"), "n_points": len(points), "steps": data.get("steps"),
+            "restarts": data.get("restarts"),
+            "n_white_box_broken": sum(bool(p.get("broken_by_white_box")) for p in points)}  # fmt: skip
+
+
 def _read_report(directory: Path, name: str = REPORT) -> dict[str, Any] | None:
     path = directory / name
     if not path.is_file():
@@ -235,6 +251,7 @@ def describe_model(directory: str | Path) -> dict[str, Any]:
         "certified_map": certified_map(directory),
         "sanity_check": sanity_check(directory),
         "strong_attacks": strong_attacks(directory),
+        "black_box_points": black_box_points(directory),
         **report_notes(report),
     }
 

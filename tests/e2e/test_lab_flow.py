@@ -131,6 +131,9 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     explained = page.locator('article.card[data-model="mnist-small_cnn-ig_norm_scratch-s0"] .badge')
     expect(explained).to_have_attribute("data-code", "masking_explained")
     expect(explained).to_contain_text("silent under stronger attacks")
+    # ... and one whose black-box breaks the stronger white-box attacks reproduce (bench/black_box_points.py --write)
+    nearby = page.locator('article.card[data-model="mnist-small_cnn-trades-s1"] .badge[data-code="masking_explained"]')
+    expect(nearby).to_contain_text("also fall to stronger white-box attacks")
     # the robustness curves from the shipped reports' eps sweeps: one line per main model, five budgets on the axis
     # (0, eps/4, eps/2, eps, 2 eps; the full box is a note), each point's number on hover
     curves = page.locator('figure[data-chart="robustness"]').first

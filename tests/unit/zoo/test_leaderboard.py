@@ -134,3 +134,21 @@ def test_a_stronger_attack_rerun_is_noted(zoo: SimpleNamespace) -> None:
         f"warnings: `black_box_stronger`; stronger attacks (PGD × 10, APGD × 5 restarts): worst {worst:.1f}, "
         "no warnings" in line
     )
+
+
+def test_the_black_box_points_attacked_harder_are_noted(zoo: SimpleNamespace) -> None:
+    """bench/black_box_points.py --write: the listing counts the points and those the white-box attacks broke too."""
+    from explainlab.zoo.listing import describe_model
+
+    c = make_card("mnist-nearby-s0")
+    save_model(zoo.models / c.id, build_model("small_cnn", c.mean, c.std, **c.net_params, num_classes=10), c)
+    report(c, 0.98, 0.90, warnings=("black_box_stronger",)).write(zoo.models / c.id / "report.json")
+    points = {"steps": 200, "restarts": 20, "report": "report.json",
+              "points": [{"broken_by_white_box": True}, {"broken_by_white_box": False}]}  # fmt: skip
+    (zoo.models / c.id / "black_box_points.json").write_text(json.dumps(points))
+    assert describe_model(zoo.models / c.id)["black_box_points"] == {
+        "report": "report.json", "n_points": 2, "steps": 200, "restarts": 20, "n_white_box_broken": 1}  # fmt: skip
+    line = next(x for x in render_leaderboard(zoo.models).splitlines() if x.startswith("| `mnist-nearby-s0`"))
+    assert "broken points (report.json): 1 of 2 also broken by PGD / APGD at 200 steps × 20 restarts" in line
+    (zoo.models / c.id / "black_box_points.json").write_text("{not json")
+    assert describe_model(zoo.models / c.id)["black_box_points"] is None  # an unreadable file is no evidence
