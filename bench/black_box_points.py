@@ -28,9 +28,10 @@ from explainlab.runtime import configure_runtime
 configure_runtime()
 
 from explainlab.attacks import APGD, PGD  # noqa: E402
+from explainlab.attacks.objectives import margin as attack_margin  # noqa: E402
 from explainlab.data import load_dataset  # noqa: E402
 from explainlab.errors import ExplainlabError  # noqa: E402
-from explainlab.eval.checks import CheckSettings  # noqa: E402
+from explainlab.eval.checks import CheckSettings, robust_subset  # noqa: E402
 from explainlab.eval.per_example import decode_per_example  # noqa: E402
 from explainlab.eval.square import square_linf  # noqa: E402
 from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
@@ -38,16 +39,14 @@ from explainlab.zoo.store import load_model  # noqa: E402
 
 
 def margin(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """f_y - max_{j != y} f_j per image: below 0 the image is misclassified."""
+    """f_y - max_{j != y} f_j per image (the attacks' margin, sign flipped): below 0 the image is misclassified."""
     with torch.no_grad():
-        logits = model(x)
-    own = logits.gather(1, y[:, None]).squeeze(1)
-    return own - logits.scatter(1, y[:, None], float("-inf")).max(1).values
+        return -attack_margin(model(x), y)
 
 
 def black_box_broken(model, x, y, robust, eps, checks: CheckSettings) -> tuple[torch.Tensor, torch.Tensor]:
     """The check's search as the report ran it: the test indices it broke and the margins it reached there."""
-    idx = robust.nonzero().squeeze(1)[: checks.blackbox_n]
+    idx = robust_subset(robust, checks.blackbox_n)
     x_adv, _ = square_linf(model, x[idx], y[idx], eps, n_queries=checks.blackbox_queries,
                            p_init=checks.blackbox_p_init, seed=checks.seed)  # fmt: skip
     reached = margin(model, x_adv, y[idx])

@@ -273,7 +273,9 @@ def _curve_text(details: dict) -> str:
     return ", ".join(f"{e:.3g}: {a:.1%}" for e, a in zip(details["eps"], details["robust_accuracy"], strict=True))
 
 
-def _robust_subset(robust: Tensor, n: int) -> Tensor:
+def robust_subset(robust: Tensor, n: int) -> Tensor:
+    """The indices of the first ``n`` points the white-box attacks left robust: the points the black-box and transfer
+    checks try (bench/black_box_points.py repeats the choice)."""
     return robust.nonzero().squeeze(1)[:n]
 
 
@@ -293,7 +295,7 @@ def check_black_box(
     """Run the Square-like search on up to ``n`` points that every white-box attack left robust; fires when it
     breaks more than ``max_fraction`` of them (and at least one)."""
     start = time.perf_counter()
-    idx = _robust_subset(white_box_robust, n)
+    idx = robust_subset(white_box_robust, n)
     broken, mean_queries = 0, 0.0
     if idx.numel():
         x_adv, used = square_linf(model, x[idx], y[idx], eps, n_queries=queries, p_init=p_init, seed=seed)
@@ -329,7 +331,7 @@ def check_transfer(
 ) -> CheckResult:
     """PGD on ``surrogate``, evaluated on ``model``, for up to ``n`` white-box-robust points."""
     start = time.perf_counter()
-    idx = _robust_subset(white_box_robust, n)
+    idx = robust_subset(white_box_robust, n)
     broken = 0
     if idx.numel():
         x_adv = attack.perturb(surrogate, x[idx], y[idx])

@@ -285,7 +285,8 @@ def check_claims(
             missing = [i for side in sides for i in side.ids if not (root / i / CARD).is_file()]
             if len(missing) == sum(len(side.ids) for side in sides):
                 continue  # the zoo holds neither side of this comparison
-            a, b = (seed_mean([measure(root, i, claim.metric, read) for i in side.ids]) for side in sides)
+            by_side = [[measure(root, i, claim.metric, read) for i in side.ids] for side in sides]
+            a, b = (seed_mean(entries) for entries in by_side)
             row: dict[str, Any] = {"dataset": prefix.split("-", 1)[0],
                                    "claim": claim.text, "source": claim.source, "paper": claim.paper,
                                    "metric": claim.metric, "better": sides[0].name, "worse": sides[1].name,
@@ -301,7 +302,7 @@ def check_claims(
                 difference, se, paired_n = difference_error(a, b, claim.metric)
                 row.update(difference=difference, se=se, paired_n=paired_n,
                            verdict=verdict(difference - claim.margin, se))  # fmt: skip
-                by_seed = seed_differences(root, sides, claim.metric, read)
+                by_seed = seed_differences(*by_side, claim.metric)
                 if by_seed is not None:
                     row["seed_differences"] = by_seed
                     if min(by_seed) < claim.margin <= max(by_seed):
@@ -316,19 +317,15 @@ def check_claims(
     return rows
 
 
-def seed_differences(root: Path, sides: list[Side], metric: str, read: Callable[[Path], Any]) -> list[float] | None:
-    """For a claim over several seeds, each seed pair's own difference (A's seed i - B's seed i); None for one seed or
-    a missing number. The mean's standard error counts the test images, not the seeds: where the seeds' differences
-    fall on both sides of the margin, the verdict says so."""
-    if len(sides[0].seeds) < 2 or len(sides[0].seeds) != len(sides[1].seeds):
+def seed_differences(
+    better: list[dict[str, Any] | None], worse: list[dict[str, Any] | None], metric: str
+) -> list[float] | None:
+    """For a claim over several seeds, each seed pair's own difference (A's seed i - B's seed i) from the sides'
+    per-seed entries; None for one seed or a missing number. The mean's standard error counts the test images, not the
+    seeds: where the seeds' differences fall on both sides of the margin, the verdict says so."""
+    if len(better) < 2 or len(better) != len(worse) or None in better or None in worse:
         return None
-    differences = []
-    for a_id, b_id in zip(sides[0].ids, sides[1].ids, strict=True):
-        a, b = measure(root, a_id, metric, read), measure(root, b_id, metric, read)
-        if a is None or b is None:
-            return None
-        differences.append(difference_error(a, b, metric)[0])
-    return differences
+    return [difference_error(a, b, metric)[0] for a, b in zip(better, worse, strict=True)]
 
 
 def seed_mean(entries: list[dict[str, Any] | None]) -> dict[str, Any] | None:
