@@ -141,7 +141,8 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for weight, seeds in (("0.2", (0,)), ("0.15", (0,)), ("0.1", (0,)), ("0.1", (1,)), ("0.1", (0, 1)))
+        *(claim for weight, seeds in (("0.2", (0,)), ("0.15", (0,)), ("0.1", (0,)), ("0.1", (1,)), ("0.1", (2,)),
+                                ("0.1", (0, 1, 2)))
           for claim in egat_bars(f"egat_saliency_l{weight}_e16",
                                  f"EGAT with a saliency map in its loss (λ_e {weight}, 16 epochs)", seeds=seeds,
                                  reference="pgd_at_e16", reference_name="PGD-AT trained 16 epochs")),
