@@ -34,7 +34,7 @@ from explainlab.errors import ExplainlabError  # noqa: E402
 from explainlab.eval.checks import CheckSettings, robust_subset  # noqa: E402
 from explainlab.eval.per_example import decode_per_example  # noqa: E402
 from explainlab.eval.square import square_linf  # noqa: E402
-from explainlab.zoo.listing import resolve_model_dir  # noqa: E402
+from explainlab.zoo.listing import BLACK_BOX_POINTS, resolve_model_dir  # noqa: E402
 from explainlab.zoo.store import load_model  # noqa: E402
 
 
@@ -79,12 +79,13 @@ def one_model(folder: Path, args: argparse.Namespace) -> dict[str, object]:
     robust = torch.tensor([v == 1 for v in worst])
     broken, bb_margins = black_box_broken(model, x, y, robust, eps, checks)
     recorded = report["checks"]["black_box_stronger"]["details"]["n_broken"]
+    attacks = stronger_white_box(eps, args.steps, args.restarts)
     points = []
     for index, bb_margin in zip(broken.tolist(), bb_margins.tolist(), strict=True):
         xi, yi = x[index : index + 1], y[index : index + 1]
         row = {"test_index": index, "label": int(yi), "clean_margin": float(margin(model, xi, yi)),
                "black_box_margin": bb_margin, "white_box": {}}  # fmt: skip
-        for name, attack in stronger_white_box(eps, args.steps, args.restarts).items():
+        for name, attack in attacks.items():
             start = time.perf_counter()
             reached = float(margin(model, attack.perturb(model, xi, yi), yi))
             row["white_box"][name] = {"margin": reached, "broken": reached < 0,
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{model}: {error}")
         results.append(result)
         if args.write:
-            (folder / "black_box_points.json").write_text(
+            (folder / BLACK_BOX_POINTS).write_text(
                 json.dumps({"steps": args.steps, "restarts": args.restarts, **result}, indent=1))  # fmt: skip
         print(f"{result['model']}: the check broke {result['repeated_n_broken']} points "
               f"(report: {result['report_n_broken']})")  # fmt: skip

@@ -204,14 +204,15 @@ BLACK_BOX_POINTS = "black_box_points.json"  # bench/black_box_points.py --write:
 def black_box_points(directory: Path) -> dict[str, Any] | None:
     """The points a report's black-box check broke, attacked again with stronger white-box attacks (``python
     bench/black_box_points.py --models <id> --write``), if done: how many, how many of them the white-box attacks broke
-    too, and at what budget. All of them: the warning came from a short budget, not from masked gradients."""
+    too (``all_broken``: the warning came from a short budget, not from masked gradients), and at what budget."""
     data = _read_report(directory, BLACK_BOX_POINTS)
     if data is None or not isinstance(data.get("points"), list):
         return None
     points = data["points"]
+    n_broken = sum(bool(p.get("broken_by_white_box")) for p in points)
     return {"report": data.get("report"), "n_points": len(points), "steps": data.get("steps"),
-            "restarts": data.get("restarts"),
-            "n_white_box_broken": sum(bool(p.get("broken_by_white_box")) for p in points)}  # fmt: skip
+            "restarts": data.get("restarts"), "n_white_box_broken": n_broken,
+            "all_broken": bool(points) and n_broken == len(points)}  # fmt: skip
 
 
 def _read_report(directory: Path, name: str = REPORT) -> dict[str, Any] | None:

@@ -147,7 +147,8 @@ def test_the_black_box_points_attacked_harder_are_noted(zoo: SimpleNamespace) ->
               "points": [{"broken_by_white_box": True}, {"broken_by_white_box": False}]}  # fmt: skip
     (zoo.models / c.id / "black_box_points.json").write_text(json.dumps(points))
     assert describe_model(zoo.models / c.id)["black_box_points"] == {
-        "report": "report.json", "n_points": 2, "steps": 200, "restarts": 20, "n_white_box_broken": 1}  # fmt: skip
+        "report": "report.json", "n_points": 2, "steps": 200, "restarts": 20, "n_white_box_broken": 1,
+        "all_broken": False}  # fmt: skip
     line = next(x for x in render_leaderboard(zoo.models).splitlines() if x.startswith("| `mnist-nearby-s0`"))
     assert "broken points (report.json): 1 of 2 also broken by PGD / APGD at 200 steps × 20 restarts" in line
     (zoo.models / c.id / "black_box_points.json").write_text("{not json")
