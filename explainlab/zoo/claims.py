@@ -13,8 +13,9 @@ Numbers come from three files per model folder: ``report.json`` (``explainlab ev
 (``bench/explanation_check.py --preset atex|egat --json``: a method's own map under a label-keeping attack).
 
 A side of a claim may be several seeds of one recipe: its number is then the mean over the seeds, per image where
-the reports store per-image results (so the paired error still applies), and the error counts the sampling of test
-images only; the seed-to-seed spread is the leaderboard's own table.
+the reports store per-image results (so the paired error still applies). Its error adds two parts: the sampling of
+test images (as above) and the choice of seeds, std(d_s) / sqrt(k) over the k seed pairs' own differences d_s, so
+that a recipe whose seeds disagree does not pass for a clear result.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,17 +113,30 @@ def weight_average_claims(method: str, name: str, possessive: str, seeds: tuple[
     ]  # fmt: skip
 
 
+def rar_finetune_claims(seeds: tuple[int, ...] = (0,)) -> list[Claim]:
+    """RAR's claim for the fine-tuned IG-NORM and IG-SUM-NORM (``configs/mnist_ig_norm.toml``; seed N is fine-tuned
+    from PGD-AT seed N), against their PGD-AT base and against the same fine-tune without the IG term
+    (``pgd_at_ft``, our control). Every side takes the same ``seeds`` (several: their mean)."""
+    of_seeds = seeds_phrase(seeds)
+    methods = (("ig_norm", "IG-NORM", "71.36 vs 62.56 (unverified)"),
+               ("ig_sum_norm", "IG-SUM-NORM", "72.45 vs 62.56 (unverified)"))  # fmt: skip
+    against_base = [
+        Claim(f"{name}'s IG maps survive the top-k attack better than PGD-AT's{of_seeds}", RAR, method, "pgd_at",
+              "topk_intersection", paper=paper, seeds=seeds, reference_seeds=seeds)
+        for method, name, paper in methods
+    ]  # fmt: skip
+    against_control = [
+        Claim(f"... and better than the same fine-tune without the IG term (our control){of_seeds}", RAR, method,
+              "pgd_at_ft", "topk_intersection", seeds=seeds, reference_seeds=seeds)
+        for method, _, _ in methods
+    ]  # fmt: skip
+    return against_base + against_control
+
+
 # fmt: off
 CLAIMS: dict[str, list[Claim]] = {
     "mnist-small_cnn": [
-        Claim("IG-NORM's IG maps survive the top-k attack better than PGD-AT's", RAR, "ig_norm", "pgd_at",
-              "topk_intersection", paper="71.36 vs 62.56 (unverified)"),
-        Claim("IG-SUM-NORM's IG maps survive the top-k attack better than PGD-AT's", RAR, "ig_sum_norm", "pgd_at",
-              "topk_intersection", paper="72.45 vs 62.56 (unverified)"),
-        Claim("... and better than the same fine-tune without the IG term (our control)", RAR, "ig_norm",
-              "pgd_at_ft", "topk_intersection"),
-        Claim("... and better than the same fine-tune without the IG term (our control)", RAR, "ig_sum_norm",
-              "pgd_at_ft", "topk_intersection"),
+        *rar_finetune_claims(),
         Claim("IG-NORM trained from scratch as in the paper (on PGD-AT's CPU schedule): its IG maps survive the top-k "
               "attack better than PGD-AT's", RAR, "ig_norm_scratch", "pgd_at", "topk_intersection",
               paper="71.36 vs 62.56 (unverified)"),
@@ -146,6 +161,7 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}_e16",
                                  f"EGAT with a saliency map in its loss (λ_e {weight}, 16 epochs)", seeds=seeds,
                                  reference="pgd_at_e16", reference_name="PGD-AT trained 16 epochs")),
+        *(claim for seeds in ((1,), (0, 1)) for claim in rar_finetune_claims(seeds)),
         *weight_average_claims("pgd_at", "PGD-AT", "PGD-AT's", seeds=(0, 1)),
         *(claim for seeds in ((0,), (1,), (0, 1))
           for claim in weight_average_claims("trades", "TRADES", "TRADES'", seeds=seeds)),
@@ -306,6 +322,10 @@ def check_claims(
                 by_seed = seed_differences(*by_side, claim.metric)
                 if by_seed is not None:
                     row["seed_differences"] = by_seed
+                    row["image_se"], row["seed_se"] = se, statistics.stdev(by_seed) / math.sqrt(len(by_seed))
+                    if se is not None:  # the verdict counts both: which test images, and which seeds
+                        row["se"] = math.hypot(se, row["seed_se"])
+                        row["verdict"] = verdict(difference - claim.margin, row["se"])
                     if min(by_seed) < claim.margin <= max(by_seed):
                         row["verdict"] += " (seeds disagree: " + " / ".join(
                             _number(d, claim.metric, signed=True) for d in by_seed) + ")"  # fmt: skip
@@ -322,8 +342,9 @@ def seed_differences(
     better: list[dict[str, Any] | None], worse: list[dict[str, Any] | None], metric: str
 ) -> list[float] | None:
     """For a claim over several seeds, each seed pair's own difference (A's seed i - B's seed i) from the sides'
-    per-seed entries; None for one seed or a missing number. The mean's standard error counts the test images, not the
-    seeds: where the seeds' differences fall on both sides of the margin, the verdict says so."""
+    per-seed entries; None for one seed or a missing number. Their spread gives the mean's seed error (std / sqrt(k)),
+    which the claim adds to the test images' error; where the differences fall on both sides of the margin, the verdict
+    says so too."""
     if len(better) < 2 or len(better) != len(worse) or None in better or None in worse:
         return None
     return [difference_error(a, b, metric)[0] for a, b in zip(better, worse, strict=True)]
@@ -380,7 +401,8 @@ def render_claims(rows: list[dict[str, Any]]) -> list[str]:
             f"{short[0]} {_side_number(a, metric)}", f"{short[1]} {_side_number(b, metric)}",
             _number(row["difference"], metric, signed=True)
             + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else "")
-            + (" (paired)" if row.get("paired_n") else ""),
+            + (" (paired" + (", + seeds)" if row.get("seed_se") is not None else ")") if row.get("paired_n")
+               else " (+ seeds)" if row.get("seed_se") is not None else ""),
             f"≥ {_number(row['margin'], metric, signed=True)}", f"**{row['verdict']}**", row["paper"] or "—",
         ]  # fmt: skip
         table_rows.append(cells)

@@ -58,8 +58,9 @@ CLAIMS_LEGEND = (
     "otherwise the columns' difference with the unpaired, conservative error (std/√n each; binomial for accuracies). "
     "needs: the margin the claim "
     'requires. A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. A mean over '
-    "seeds has an error from the test images only; where its seeds' own differences fall on both sides of the margin, "
-    'the verdict adds "seeds disagree" and lists them. Settings are the '
+    "seeds (k seed pairs) adds to that error the seeds' own, std(d_s)/√k over each seed pair's difference d_s "
+    '(marked + seeds); where those differences fall on both sides of the margin, the verdict adds "seeds disagree" '
+    "and lists them. Settings are the "
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
 
@@ -77,8 +78,8 @@ MORE_CLAIMS_LEGEND = (
 
 SEED_LEGEND = (
     "Models trained from one config with different seeds (ids `<recipe>-s<seed>`): each cell lists the seeds' "
-    "numbers in seed order and, in parentheses, their spread (max − min). The claims' standard errors count only "
-    "the sampling of test images; a difference smaller than this spread is within seed-to-seed variation too."
+    "numbers in seed order and, in parentheses, their spread (max − min). A claim about one seed counts only the "
+    "sampling of test images; a difference smaller than this spread is within seed-to-seed variation too."
 )
 SEEDED_ID = re.compile(r"(?P<recipe>.+)-s(?P<seed>\d+)")
 

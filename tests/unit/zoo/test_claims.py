@@ -128,21 +128,26 @@ def test_the_mean_over_seeds_is_per_image_and_paired(tmp_path: Path) -> None:
 
 
 def test_seeds_on_both_sides_of_the_margin_are_named_in_the_verdict(tmp_path: Path) -> None:
-    """The mean over seeds can meet a bar one seed misses: its error counts images, not seeds, so the verdict says the
-    seeds disagree and the row keeps each seed's difference."""
+    """The mean over seeds can meet a bar one seed misses: the seeds' spread joins the images' error, so the verdict
+    calls it noise, names the disagreeing seeds and the row keeps each seed's difference."""
     for seed, (egat, pgd_at) in enumerate([(0.90, 0.70), (0.70, 0.80)]):  # seed 0: +20 points, seed 1: -10
         stored(tmp_path, "pgd_at", rep(topk=pgd_at, topk_std=0.01), seed=seed)
         stored(tmp_path, "egat_saliency_l0.2", rep(topk=egat, topk_std=0.01), seed=seed)
     pooled = f"{PREFIX}-egat_saliency_l0.2-s0+s1"
     (row,) = [r for r in check_claims(tmp_path) if r["metric"] == "topk_intersection" and r["better"] == pooled]
     assert row["difference"] == pytest.approx(0.05) and row["seed_differences"] == pytest.approx([0.2, -0.1])
-    assert row["verdict"] == "holds (seeds disagree: +20.0 / -10.0)"
+    # seed error std(+0.2, -0.1) / sqrt(2) = 0.15 dwarfs the images' (0.01 / sqrt(400) a side); both are added
+    assert row["seed_se"] == pytest.approx(0.15) and row["image_se"] == pytest.approx(math.sqrt(2) * 0.01 / 20)
+    assert row["se"] == pytest.approx(math.hypot(0.15, math.sqrt(2) * 0.01 / 20))
+    assert row["verdict"] == "holds, within noise (seeds disagree: +20.0 / -10.0)"
+    assert "+5.0 ± 30.0 (+ seeds)" in render_claims([row])[2]
     one_seed = [r for r in check_claims(tmp_path) if r["better"] == f"{PREFIX}-egat_saliency_l0.2-s1"]
     assert one_seed and all("seed_differences" not in r and "disagree" not in r["verdict"] for r in one_seed)
     # seeds that agree (both above the +3-point margin) leave the verdict alone
     (tmp_path / f"{PREFIX}-pgd_at-s1" / "report.json").write_text(json.dumps(rep(topk=0.60, topk_std=0.01)))
     (row,) = [r for r in check_claims(tmp_path) if r["metric"] == "topk_intersection" and r["better"] == pooled]
     assert row["seed_differences"] == pytest.approx([0.2, 0.1]) and "disagree" not in row["verdict"]
+    assert row["seed_se"] == pytest.approx(0.05) and row["verdict"] == "holds"  # +15 - 3 = 12 points, 2.4 SE
 
 
 def test_paired_standard_error_where_both_reports_store_per_image_results(tmp_path: Path) -> None:
