@@ -195,9 +195,11 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     expect(pooled.locator("td").nth(4)).to_contain_text("pgd_at (mean of s0, s1)")
     expect(pooled.locator("td").nth(4).locator("a")).to_have_count(0)
     expect(pooled.locator("td").nth(4).locator(".seeds")).to_have_text("(87.5 / 87.8)")  # the seeds' own numbers
+    expect(pooled.locator("td").nth(5).locator(".seed-error")).to_have_text("+ seeds")  # its error counts the seeds
     # both reports keep per-image results: the error of the difference is the paired one, and says so
     paired = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s0:mnist-small_cnn-pgd_at-s0"]')
     expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")
+    expect(paired.locator("td").nth(5).locator(".seed-error")).to_have_count(0)  # one seed a side: images only
     # the zoo ships two PGD-AT seeds: their spread is listed next to the claims it qualifies
     expect(page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)).to_have_text("0, 1")
 
