@@ -317,18 +317,16 @@ def check_claims(
                 row.update(difference=None, se=None, paired_n=None, verdict="not measured")
             else:
                 difference, se, paired_n = difference_error(a, b, claim.metric)
-                row.update(difference=difference, se=se, paired_n=paired_n,
-                           verdict=verdict(difference - claim.margin, se))  # fmt: skip
+                row.update(difference=difference, paired_n=paired_n)
                 by_seed = seed_differences(*by_side, claim.metric)
-                if by_seed is not None:
-                    row["seed_differences"] = by_seed
-                    row["image_se"], row["seed_se"] = se, statistics.stdev(by_seed) / math.sqrt(len(by_seed))
-                    if se is not None:  # the verdict counts both: which test images, and which seeds
-                        row["se"] = math.hypot(se, row["seed_se"])
-                        row["verdict"] = verdict(difference - claim.margin, row["se"])
-                    if min(by_seed) < claim.margin <= max(by_seed):
-                        row["verdict"] += " (seeds disagree: " + " / ".join(
-                            _number(d, claim.metric, signed=True) for d in by_seed) + ")"  # fmt: skip
+                if by_seed is not None:  # the error counts both: which test images, and which seeds
+                    seed_se = statistics.stdev(by_seed) / math.sqrt(len(by_seed))
+                    row.update(seed_differences=by_seed, image_se=se, seed_se=seed_se)
+                    se = None if se is None else math.hypot(se, seed_se)
+                row.update(se=se, verdict=verdict(difference - claim.margin, se))
+                if by_seed is not None and min(by_seed) < claim.margin <= max(by_seed):
+                    row["verdict"] += " (seeds disagree: " + " / ".join(
+                        _number(d, claim.metric, signed=True) for d in by_seed) + ")"  # fmt: skip
             if any(one_class_evaluation(read(root / i / REPORT)) for side in sides for i in side.ids):
                 row["verdict"] += " (measured on one class only: re-evaluation pending)"
             for side in ("a", "b"):  # the per-image values served their purpose; the rows stay small
@@ -388,6 +386,12 @@ def _side_number(entry: dict[str, Any] | None, metric: str) -> str:
     return text
 
 
+def _error_kind(row: dict[str, Any]) -> str:
+    """How a row's error was made: `` (paired)``, `` (+ seeds)``, both, or nothing (unpaired, one seed)."""
+    kinds = ["paired"] * bool(row.get("paired_n")) + ["+ seeds"] * (row.get("seed_se") is not None)
+    return f" ({', '.join(kinds)})" if kinds else ""
+
+
 def render_claims(rows: list[dict[str, Any]]) -> list[str]:
     """The claims table (markdown lines)."""
     header = ["claim", "source", "metric", "A", "B", "A − B (± 2 SE)", "needs", "verdict", "paper"]
@@ -401,8 +405,7 @@ def render_claims(rows: list[dict[str, Any]]) -> list[str]:
             f"{short[0]} {_side_number(a, metric)}", f"{short[1]} {_side_number(b, metric)}",
             _number(row["difference"], metric, signed=True)
             + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else "")
-            + (" (paired" + (", + seeds)" if row.get("seed_se") is not None else ")") if row.get("paired_n")
-               else " (+ seeds)" if row.get("seed_se") is not None else ""),
+            + _error_kind(row),
             f"≥ {_number(row['margin'], metric, signed=True)}", f"**{row['verdict']}**", row["paper"] or "—",
         ]  # fmt: skip
         table_rows.append(cells)
