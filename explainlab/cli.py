@@ -90,10 +90,28 @@ def _evaluate(args: argparse.Namespace) -> int:
     from explainlab.zoo.listing import resolve_model_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.refresh:
+        return _refresh(args)
     settings = settings_from_cli(quick=args.quick, n_eval=args.n_eval, n_attribution=args.n_attribution,
                                  overrides=args.set or [])  # fmt: skip
     report = evaluate(resolve_model_dir(args.model, args.models_dir), args.data_dir, settings, out=args.out)
     sys.stdout.write(report.model_dump_json(indent=2) + "\n" if args.json else report.summary() + "\n")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """``evaluate --refresh BLOCK``: that block again, on the report's own settings, checked against the stored one."""
+    from explainlab.errors import InvalidInputError
+    from explainlab.eval.refresh import refresh
+    from explainlab.zoo.listing import resolve_model_dir
+
+    given = [flag for flag, value in (("--quick", args.quick), ("--set", args.set), ("--n-eval", args.n_eval),
+                                      ("--n-attribution", args.n_attribution)) if value]  # fmt: skip
+    if given:
+        raise InvalidInputError(f"--refresh measures with the report's own settings; drop {', '.join(given)}")
+    report = refresh(resolve_model_dir(args.model, args.models_dir), args.refresh, args.data_dir, report_path=args.out)
+    note = report.evaluation.refreshed[-1]
+    sys.stdout.write(f"{report.id}: {note.block} {note.previous_value} -> {note.value} ({note.seconds:.0f} s)\n")
     return 0
 
 
@@ -208,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--set", action="append", metavar="KEY=VALUE", help="setting, e.g. rar.steps=20")
     evaluate.add_argument("--out", default=None, help="report path (default: <model dir>/report.json)")
     evaluate.add_argument("--json", action="store_true", help="print the whole report, not a summary")
+    evaluate.add_argument("--refresh", metavar="BLOCK", help="measure a block of the report again (gini)")
     evaluate.set_defaults(func=_evaluate)
     sweep = sub.add_parser("sweep", help="one image, several models: prediction and map against eps under an attack")
     add_lab_arguments(sweep)

@@ -284,11 +284,13 @@ def attribution_block(
 
 
 def gini_block(model: nn.Module, x: Tensor, y: Tensor, steps: int, batch_size: int) -> GiniBlock:
-    """Mean Gini of IG maps (zero baseline, right Riemann sum, target = true label) over all input entries."""
+    """Mean Gini of IG maps (zero baseline, right Riemann sum, target = true label) over all input entries, with the
+    value per image (two models' Gini then compare paired, on the same images)."""
     start = time.perf_counter()
     explainer = IntegratedGradients(steps=steps, rule="riemann_right", baseline=0.0)
     values = [gini(explainer.explain(model, x[s], y[s])) for s in batches(len(x), batch_size)]
-    score = _score(torch.cat(values) if values else torch.empty(0))
+    per_image = torch.cat(values) if values else torch.empty(0)
+    score = _score(per_image).model_copy(update={"per_example": encode_per_example(per_image.tolist())})
     log.info("gini of IG maps: %s on %d images", score.value, score.n_eval)
     return GiniBlock(
         **score.model_dump(), explainer=explainer.name, params=explainer.params.model_dump(),

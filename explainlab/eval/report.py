@@ -106,6 +106,21 @@ class ReportWarning(_Block):
     details: dict[str, Any]
 
 
+class RefreshedBlock(_Block):
+    """A block measured again after the report was written (``explainlab evaluate --refresh``), with the settings the
+    report records: what it replaced and where it ran."""
+
+    block: str
+    previous_value: float | None
+    value: float | None
+    hardware: str
+    torch_threads: int
+    torch_version: str
+    commit: str
+    created: str
+    seconds: float
+
+
 class EvaluationInfo(_Block):
     hardware: str
     torch_threads: int
@@ -120,6 +135,9 @@ class EvaluationInfo(_Block):
     )
     settings: dict[str, Any] = Field(..., description="the exact EvalSettings (a --quick run shows as such)")
     quick: bool
+    refreshed: list[RefreshedBlock] = Field(
+        default_factory=list, description="blocks measured again later, oldest first (the rest is from this run)"
+    )
 
 
 class Report(_Block):

@@ -368,14 +368,15 @@ def seed_mean(entries: list[dict[str, Any] | None]) -> dict[str, Any] | None:
             "seeds": values}  # fmt: skip
 
 
-def format_number(value: float, *, pct: bool, signed: bool = False) -> str:
-    """A percentage (one decimal, of a fraction) or a plain number (three decimals): the zoo tables' one format."""
+def format_number(value: float, *, pct: bool, signed: bool = False, fine: bool = False) -> str:
+    """A percentage (one decimal, of a fraction) or a plain number (three decimals; ``fine``: four, for differences
+    and errors of a number like Gini whose paired error is ~1e-4): the zoo tables' one format."""
     sign = "+" if signed else ""
-    return f"{100 * value:{sign}.1f}" if pct else f"{value:{sign}.3f}"
+    return f"{100 * value:{sign}.1f}" if pct else f"{value:{sign}.{4 if fine else 3}f}"
 
 
-def _number(value: float | None, metric: str, *, signed: bool = False) -> str:
-    return "—" if value is None else format_number(value, pct=metric in PCT_METRICS, signed=signed)
+def _number(value: float | None, metric: str, *, signed: bool = False, fine: bool = False) -> str:
+    return "—" if value is None else format_number(value, pct=metric in PCT_METRICS, signed=signed, fine=fine)
 
 
 def _side_number(entry: dict[str, Any] | None, metric: str) -> str:
@@ -403,8 +404,8 @@ def render_claims(rows: list[dict[str, Any]]) -> list[str]:
         cells = [
             row["claim"], row["source"], METRIC_TITLES.get(metric, metric),
             f"{short[0]} {_side_number(a, metric)}", f"{short[1]} {_side_number(b, metric)}",
-            _number(row["difference"], metric, signed=True)
-            + (f" ± {_number(2 * row['se'], metric)}" if row["se"] is not None else "")
+            _number(row["difference"], metric, signed=True, fine=True)
+            + (f" ± {_number(2 * row['se'], metric, fine=True)}" if row["se"] is not None else "")
             + _error_kind(row),
             f"≥ {_number(row['margin'], metric, signed=True)}", f"**{row['verdict']}**", row["paper"] or "—",
         ]  # fmt: skip

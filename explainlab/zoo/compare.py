@@ -93,11 +93,11 @@ def render_comparison(result: dict[str, Any]) -> str:
     lines.append(f"{'model':<40} {'metric':<18} {'value':>7} {'ref':>7} {'diff ± 2 SE':>18}  error")
     for row in result["rows"]:
         pct = row["metric"] in PCT_METRICS
-        diff = format_number(row["difference"], pct=pct, signed=True)
+        diff = format_number(row["difference"], pct=pct, signed=True, fine=True)
         if row["se"] is None:
             spread, kind = "", "none"
         else:
-            spread = " ± " + format_number(Z_CLEAR * row["se"], pct=pct)
+            spread = " ± " + format_number(Z_CLEAR * row["se"], pct=pct, fine=True)
             kind = f"paired, n={row['paired_n']}" if row["paired_n"] else "unpaired"
         star = "*" if row["se"] and abs(row["difference"]) > Z_CLEAR * row["se"] else " "
         lines.append(f"{row['model']:<40} {row['metric']:<18} {format_number(row['value'], pct=pct):>7} "

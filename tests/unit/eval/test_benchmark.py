@@ -92,6 +92,8 @@ def test_values_and_settings(evaluated: tuple[Report, dict]) -> None:
     assert [v is None for v in topk] == [c == 0.0 for c in clean_outcomes[:6]]  # only correct images are attacked
     assert sum(scored) / len(scored) == pytest.approx(rar.topk_intersection.value, abs=1e-4)
     assert report.gini.n_eval == 6 and 0 < report.gini.value < 1 and report.gini.params["steps"] == 8
+    gini_per_image = decode_per_example(report.gini.per_example)  # every image scored: Gini compares paired
+    assert len(gini_per_image) == 6 and sum(gini_per_image) / 6 == pytest.approx(report.gini.value, abs=1e-4)
     corruption = report.corruption_accuracy
     assert set(corruption.accuracy) == {"gaussian_noise", "gaussian_blur", "contrast", "brightness", "salt_pepper"}
     assert all(set(row) == {"1", "2", "3", "mean"} for row in corruption.accuracy.values())
