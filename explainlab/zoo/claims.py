@@ -148,6 +148,16 @@ def sparsity_claims(seeds: tuple[int, ...] = (0,)) -> list[Claim]:
     ]  # fmt: skip
 
 
+def atex_claims(seeds: tuple[int, ...] = (0,)) -> list[Claim]:
+    """ATEX's claim, measured by ``bench/explanation_check.py --preset atex`` (``atex_check.json``): seed N is
+    fine-tuned from natural seed N and compared with it. Both sides take the same ``seeds`` (several: their mean)."""
+    return [
+        Claim(f"ATEX's saliency maps survive ATEX's attack 5 points better than its base model's{seeds_phrase(seeds)}",
+              "Tang et al. 2022 (ATEX)", "atex", "natural", "atex_top50", margin=0.05, seeds=seeds,
+              reference_seeds=seeds),
+    ]  # fmt: skip
+
+
 # fmt: off
 CLAIMS: dict[str, list[Claim]] = {
     "mnist-small_cnn": [
@@ -174,6 +184,7 @@ CLAIMS: dict[str, list[Claim]] = {
                                  reference="pgd_at_e16", reference_name="PGD-AT trained 16 epochs")),
         *(claim for seeds in ((1,), (0, 1)) for claim in rar_finetune_claims(seeds)),
         *(claim for seeds in ((1,), (0, 1)) for claim in sparsity_claims(seeds)),
+        *(claim for seeds in ((1,), (0, 1)) for claim in atex_claims(seeds)),
         *weight_average_claims("pgd_at", "PGD-AT", "PGD-AT's", seeds=(0, 1)),
         *(claim for seeds in ((0,), (1,), (0, 1))
           for claim in weight_average_claims("trades", "TRADES", "TRADES'", seeds=seeds)),
@@ -183,8 +194,7 @@ CLAIMS: dict[str, list[Claim]] = {
               "Guesmi et al. 2024 (ASGT)", "asgt", "pgd_at", "pgd_eps0.2"),
         Claim("SGT is more robust than natural training at ε = 0.2 (Karkehabadi et al. claim the opposite)",
               "Guesmi et al. 2024", "sgt", "natural", "pgd_eps0.2"),
-        Claim("ATEX's saliency maps survive ATEX's attack 5 points better than its base model's",
-              "Tang et al. 2022 (ATEX)", "atex", "natural", "atex_top50", margin=0.05),
+        *atex_claims(),
     ],
     "cifar10-resnet20": [
         *egat_bars("egat", "EGAT"),
