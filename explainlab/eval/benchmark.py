@@ -387,12 +387,16 @@ def benchmark(
         gini=gini_scores, corruption_accuracy=corruptions, checks=checks,
         warnings=to_warnings(checks, emit=emit_warnings), train_seconds=card.train_seconds, hardware=card.hardware,
         evaluation=EvaluationInfo(
-            hardware=hardware(device), torch_threads=torch.get_num_threads(),
-            torch_version=torch.__version__, seconds=round(seconds, 2), commit=code_commit(),
-            created=datetime.now(UTC).isoformat(timespec="seconds"), data_source=data_source,
+            **run_provenance(device), seconds=round(seconds, 2), data_source=data_source,
             class_counts=class_counts(ye), settings=s.model_dump(mode="json"), quick=s.quick,
         ),
     )  # fmt: skip
+
+
+def run_provenance(device: torch.device) -> dict[str, Any]:
+    """Where and when a measurement ran: hardware, torch threads and version, code commit, UTC time."""
+    return {"hardware": hardware(device), "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+            "commit": code_commit(), "created": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
 
 
 def class_counts(labels: Tensor) -> dict[str, int]:

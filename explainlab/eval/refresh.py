@@ -8,17 +8,13 @@ changes beyond ``tolerance`` is refused, since the report would then mix two mea
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime
 from pathlib import Path
-
-import torch
 
 from explainlab.data import load_dataset
 from explainlab.errors import CheckpointError, IncompatibleError
-from explainlab.eval.benchmark import EvalSettings, gini_block
+from explainlab.eval.benchmark import EvalSettings, gini_block, run_provenance
 from explainlab.eval.report import RefreshedBlock, Report
-from explainlab.provenance import code_commit, hardware, resolve_device
+from explainlab.provenance import resolve_device
 from explainlab.zoo.store import REPORT, load_model
 
 log = logging.getLogger(__name__)
@@ -43,6 +39,9 @@ def refresh(
     if not path.is_file():
         raise CheckpointError(f"no report to refresh at {path}: run `explainlab evaluate` first")
     report = Report.read(path)
+    previous = report.gini
+    if previous is None:
+        raise IncompatibleError(f"{path} has no {block} block to measure again (it was skipped: n_gini 0)")
     settings = EvalSettings.model_validate(report.evaluation.settings)
     model, card = load_model(model_dir)
     if card.id != report.id:
@@ -50,12 +49,8 @@ def refresh(
     device = resolve_device(settings.device)
     model = model.to(device).eval()
     data = load_dataset(card.dataset, "test", data_dir=data_dir)
-    previous = report.gini
-    if previous is None:
-        raise IncompatibleError(f"{path} has no {block} block to measure again (it was skipped: n_gini 0)")
     n = previous.n_eval
     x, y = data.images[:n].float().div_(255.0).to(device), data.labels[:n].to(device)
-    start = time.perf_counter()
     fresh = gini_block(model, x, y, settings.gini_ig_steps, settings.ig_batch_size)
     if previous.value is not None and fresh.value is not None:
         drift = abs(fresh.value - previous.value)
@@ -64,12 +59,8 @@ def refresh(
                 f"{card.id}: Gini measured again is {fresh.value:.4f}, the report holds {previous.value:.4f} "
                 f"(|difference| {drift:.4f} > {tolerance}); the report is left as it was"
             )
-    note = RefreshedBlock(
-        block=block, previous_value=previous.value, value=fresh.value,
-        hardware=hardware(device), torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
-        commit=code_commit(), created=datetime.now(UTC).isoformat(timespec="seconds"),
-        seconds=round(time.perf_counter() - start, 2),
-    )  # fmt: skip
+    note = RefreshedBlock(block=block, previous_value=previous.value, value=fresh.value, seconds=fresh.seconds,
+                          **run_provenance(device))  # fmt: skip
     evaluation = report.evaluation.model_copy(update={"refreshed": [*report.evaluation.refreshed, note]})
     updated = report.model_copy(update={"gini": fresh, "evaluation": evaluation})
     updated.write(path)
