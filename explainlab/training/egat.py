@@ -127,7 +127,8 @@ class EGAT(TrainingMethod):
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * D(E(x), E(x')), and a clean-CE weight
     (1 in EGAT-lab, 0 = Madry's objective), and variants of the term: D as L1 between sum-normalized maps, E(x)
-    as a fixed target, only the pairs whose x_adv keeps the label, and the term's gradient projected off the CE's."""
+    as a fixed target, only the pairs whose x_adv keeps the label, the term's gradient projected off the CE's, and
+    the maps taken through a Softplus copy of the net."""
 
     name = "egat"
     title = "EGAT (lab version: AT + explanation consistency)"
@@ -168,6 +169,14 @@ class EGAT(TrainingMethod):
             le=1e4,
             description="Softplus beta of the surrogate net that directs the explanation-aware steps (a ReLU net's "
             "saliency map is piecewise constant in x, so its own gradient there is 0); None = the ReLU net",
+        )
+        term_surrogate_beta: float | None = Field(
+            None,
+            gt=0.0,
+            le=1e4,
+            description="Softplus beta of the net the consistency term's maps are taken through (beta-smoothing, "
+            "Dombrowski et al. 2019): a ReLU net's map is piecewise constant in x, so the term cannot see how a "
+            "perturbation flips the ReLU pattern; the cross-entropies stay on the ReLU net. None = the ReLU net",
         )
         centered_logit: bool = Field(
             False,
@@ -255,7 +264,13 @@ class EGAT(TrainingMethod):
         k = max(1, round(p.explanation_fraction * n))  # the first k pairs are explained (an unbiased subsample)
         explain, part_name = self._explain, EXPLANATIONS[p.explanation][1]
         map_adv = self._map_adversarial(model, x[:k], x_adv[:k], y[:k]) if p.map_attack_steps else x_adv[:k]
-        explained, maps = explain(model, torch.cat([x[:k], map_adv]), torch.cat([y[:k], y[:k]]))
+        pairs, pair_labels = torch.cat([x[:k], map_adv]), torch.cat([y[:k], y[:k]])
+        if p.term_surrogate_beta is None:
+            explained, maps = explain(model, pairs, pair_labels)
+        else:  # the maps from the smoothed net, the logits (for the CEs) from the ReLU net
+            with softplus_relus(unwrap(model), p.term_surrogate_beta):
+                maps = explain(model, pairs, pair_labels)[1]
+            explained = model(pairs)
         rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
         plain = model(torch.cat(rest)) if k < n else explained[:0]
         adv_logits = torch.cat([explained[k:], plain[: n - k]])

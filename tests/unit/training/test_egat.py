@@ -3,6 +3,7 @@ explanation-aware adversary's constraint."""
 
 from __future__ import annotations
 
+import copy
 from typing import get_args
 
 import pytest
@@ -347,3 +348,23 @@ def test_project_conflicts_finds_a_conflict_on_some_batch(tiny_model: nn.Module)
         method = egat_with_fixed_adversary(model, perturbed(x), explanation_weight=5.0, project_conflicts=True)
         seen.append(method.loss(model, x, y).parts["term_ce_cos"])
     assert min(seen) < 0 < max(seen)
+
+
+def test_term_surrogate_beta_takes_the_maps_from_the_softplus_net_and_the_losses_from_the_relu_net(
+    tiny_model: nn.Module,
+) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = perturbed(x)
+    relu_parts = egat_with_fixed_adversary(model, x_adv).loss(model, x, y).parts
+    smoothed = egat_with_fixed_adversary(model, x_adv, term_surrogate_beta=2.0).loss(model, x, y).parts
+    assert isinstance(model.net.relu1, nn.ReLU)  # the ReLU is back
+    softplus_copy = copy.deepcopy(model)
+    softplus_copy.net.relu1 = nn.Softplus(beta=2.0)
+    _, clean_maps = saliency_with_logits(softplus_copy, x, y)
+    _, adv_maps = saliency_with_logits(softplus_copy, x_adv, y)
+    expected = float((1 - (clean_maps * adv_maps).sum(1)).mean())
+    assert smoothed["saliency_dissimilarity"] == pytest.approx(expected, rel=1e-5)
+    assert smoothed["saliency_dissimilarity"] != pytest.approx(relu_parts["saliency_dissimilarity"], rel=1e-3)
+    assert smoothed["adv_ce"] == pytest.approx(relu_parts["adv_ce"], rel=1e-6)
+    assert smoothed["adv_ce"] == pytest.approx(float(F.cross_entropy(model(x_adv), y)), rel=1e-6)
