@@ -265,14 +265,15 @@ class EGAT(TrainingMethod):
         explain, part_name = self._explain, EXPLANATIONS[p.explanation][1]
         map_adv = self._map_adversarial(model, x[:k], x_adv[:k], y[:k]) if p.map_attack_steps else x_adv[:k]
         pairs, pair_labels = torch.cat([x[:k], map_adv]), torch.cat([y[:k], y[:k]])
+        rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
         if p.term_surrogate_beta is None:
             explained, maps = explain(model, pairs, pair_labels)
-        else:  # the maps from the smoothed net, the logits (for the CEs) from the ReLU net
+            plain = model(torch.cat(rest)) if k < n else explained[:0]
+        else:  # the maps from the smoothed net; every logit (for the CEs) from one pass of the ReLU net
             with softplus_relus(unwrap(model), p.term_surrogate_beta):
                 maps = explain(model, pairs, pair_labels)[1]
-            explained = model(pairs)
-        rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
-        plain = model(torch.cat(rest)) if k < n else explained[:0]
+            logits = model(torch.cat([pairs, *rest]))
+            explained, plain = logits[: 2 * k], logits[2 * k :]
         adv_logits = torch.cat([explained[k:], plain[: n - k]])
         clean_logits = torch.cat([explained[:k], plain[n - k :]]) if p.clean_weight > 0 else explained[:k]
         m = len(clean_logits)
