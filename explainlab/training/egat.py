@@ -272,8 +272,14 @@ class EGAT(TrainingMethod):
         else:  # the maps from the smoothed net; every logit (for the CEs) from one pass of the ReLU net
             with softplus_relus(unwrap(model), p.term_surrogate_beta):
                 maps = explain(model, pairs, pair_labels)[1]
-            logits = model(torch.cat([pairs, *rest]))
-            explained, plain = logits[: 2 * k], logits[2 * k :]
+            if p.clean_weight > 0:
+                logits = model(torch.cat([pairs, *rest]))
+                explained, plain = logits[: 2 * k], logits[2 * k :]
+            else:  # the clean logits only feed the logged clean CE: no graph (and no batch-norm update) for them
+                with torch.no_grad(), eval_mode(unwrap(model)):
+                    logged = model(x[:k])
+                logits = model(torch.cat([map_adv, *rest]))
+                explained, plain = torch.cat([logged, logits[:k]]), logits[k:]
         adv_logits = torch.cat([explained[k:], plain[: n - k]])
         clean_logits = torch.cat([explained[:k], plain[n - k :]]) if p.clean_weight > 0 else explained[:k]
         m = len(clean_logits)

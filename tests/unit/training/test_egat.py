@@ -367,6 +367,25 @@ def test_term_surrogate_beta_takes_the_maps_from_the_softplus_net_and_the_losses
     assert smoothed["saliency_dissimilarity"] == pytest.approx(expected, rel=1e-5)
     assert smoothed["saliency_dissimilarity"] != pytest.approx(relu_parts["saliency_dissimilarity"], rel=1e-3)
     assert smoothed["adv_ce"] == pytest.approx(relu_parts["adv_ce"], rel=1e-6)
+    assert smoothed["clean_ce"] == pytest.approx(relu_parts["clean_ce"], rel=1e-6)  # logged, from the ReLU net
     assert smoothed["adv_ce"] == pytest.approx(float(F.cross_entropy(model(x_adv), y)), rel=1e-6)
     with_clean = egat_with_fixed_adversary(model, x_adv, term_surrogate_beta=2.0, clean_weight=0.5)
     assert with_clean.loss(model, x, y).parts["clean_ce"] == pytest.approx(float(F.cross_entropy(model(x), y)), 1e-6)
+
+
+def test_term_surrogate_beta_trains_the_relu_cross_entropy_plus_the_softplus_term(tiny_model: nn.Module) -> None:
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = perturbed(x)
+    weights = list(model.parameters())
+    method = egat_with_fixed_adversary(model, x_adv, explanation_weight=1.5, term_surrogate_beta=2.0)
+    got = torch.autograd.grad(method.loss(model, x, y).total, weights)
+    softplus_copy = copy.deepcopy(model)
+    softplus_copy.net.relu1 = nn.Softplus(beta=2.0)
+    _, clean_maps = saliency_with_logits(softplus_copy, x, y)
+    _, adv_maps = saliency_with_logits(softplus_copy, x_adv, y)
+    term = (1 - (clean_maps * adv_maps).sum(1)).mean()
+    want_ce = torch.autograd.grad(F.cross_entropy(model(x_adv), y), weights)
+    want_term = torch.autograd.grad(term, list(softplus_copy.parameters()), allow_unused=True)  # not the last bias
+    for g, ce, t in zip(got, want_ce, want_term, strict=True):
+        torch.testing.assert_close(g, ce if t is None else ce + 1.5 * t, rtol=1e-4, atol=1e-6)
