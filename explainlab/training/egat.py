@@ -248,6 +248,29 @@ class EGAT(TrainingMethod):
         only on the pairs the term explains."""
         return self._ascend(model, x, x_adv, y, self.params.map_attack_steps, ce_weight=0.0, map_weight=1.0)
 
+    def _maps_and_logits(
+        self, model: nn.Module, clean: Tensor, adv: Tensor, y: Tensor, rest: list[Tensor]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The term's maps of the explained pairs (``clean``, then ``adv``), the pairs' logits and the logits of the
+        ``rest`` of the batch. With ``term_surrogate_beta`` the maps come from the Softplus copy and every logit from
+        the ReLU net; on Madry's objective the clean pairs' logits only feed the logged clean CE, so they are taken
+        without a graph (in eval mode: no batch-norm update)."""
+        p, k = self.params, len(clean)
+        pairs, labels = torch.cat([clean, adv]), torch.cat([y, y])
+        if p.term_surrogate_beta is None:
+            explained, maps = self._explain(model, pairs, labels)
+            plain = model(torch.cat(rest)) if sum(map(len, rest)) else explained[:0]
+            return explained, plain, maps
+        with softplus_relus(unwrap(model), p.term_surrogate_beta):
+            maps = self._explain(model, pairs, labels)[1]
+        if p.clean_weight > 0:
+            logits = model(torch.cat([pairs, *rest]))
+            return logits[: 2 * k], logits[2 * k :], maps
+        with torch.no_grad(), eval_mode(unwrap(model)):
+            logged = model(clean)
+        logits = model(torch.cat([adv, *rest]))
+        return torch.cat([logged, logits[:k]]), logits[k:], maps
+
     def loss(self, model: nn.Module, x: Tensor, y: Tensor) -> LossParts:
         p = self.params
         lam, y_a, y_b = 1.0, y, y
@@ -262,24 +285,10 @@ class EGAT(TrainingMethod):
             x_adv = self.adversarial(model, x, y, p.eps, p.steps, p.step_size)
         n = len(x)
         k = max(1, round(p.explanation_fraction * n))  # the first k pairs are explained (an unbiased subsample)
-        explain, part_name = self._explain, EXPLANATIONS[p.explanation][1]
+        part_name = EXPLANATIONS[p.explanation][1]
         map_adv = self._map_adversarial(model, x[:k], x_adv[:k], y[:k]) if p.map_attack_steps else x_adv[:k]
-        pairs, pair_labels = torch.cat([x[:k], map_adv]), torch.cat([y[:k], y[:k]])
         rest = [x_adv[k:]] + ([x[k:]] if p.clean_weight > 0 else [])
-        if p.term_surrogate_beta is None:
-            explained, maps = explain(model, pairs, pair_labels)
-            plain = model(torch.cat(rest)) if k < n else explained[:0]
-        else:  # the maps from the smoothed net; every logit (for the CEs) from one pass of the ReLU net
-            with softplus_relus(unwrap(model), p.term_surrogate_beta):
-                maps = explain(model, pairs, pair_labels)[1]
-            if p.clean_weight > 0:
-                logits = model(torch.cat([pairs, *rest]))
-                explained, plain = logits[: 2 * k], logits[2 * k :]
-            else:  # the clean logits only feed the logged clean CE: no graph (and no batch-norm update) for them
-                with torch.no_grad(), eval_mode(unwrap(model)):
-                    logged = model(x[:k])
-                logits = model(torch.cat([map_adv, *rest]))
-                explained, plain = torch.cat([logged, logits[:k]]), logits[k:]
+        explained, plain, maps = self._maps_and_logits(model, x[:k], map_adv, y[:k], rest)
         adv_logits = torch.cat([explained[k:], plain[: n - k]])
         clean_logits = torch.cat([explained[:k], plain[n - k :]]) if p.clean_weight > 0 else explained[:k]
         m = len(clean_logits)
