@@ -363,7 +363,7 @@ def test_term_surrogate_beta_takes_the_maps_from_the_softplus_net_and_the_losses
     softplus_copy.net.relu1 = nn.Softplus(beta=2.0)
     _, clean_maps = saliency_with_logits(softplus_copy, x, y)
     _, adv_maps = saliency_with_logits(softplus_copy, x_adv, y)
-    expected = float((1 - (clean_maps * adv_maps).sum(1)).mean())
+    expected = float((1 - (clean_maps * adv_maps).sum(1)).mean().detach())
     assert smoothed["saliency_dissimilarity"] == pytest.approx(expected, rel=1e-5)
     assert smoothed["saliency_dissimilarity"] != pytest.approx(relu_parts["saliency_dissimilarity"], rel=1e-3)
     assert smoothed["adv_ce"] == pytest.approx(relu_parts["adv_ce"], rel=1e-6)
