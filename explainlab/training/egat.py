@@ -259,7 +259,7 @@ class EGAT(TrainingMethod):
         pairs, labels = torch.cat([clean, adv]), torch.cat([y, y])
         if p.term_surrogate_beta is None:
             explained, maps = self._explain(model, pairs, labels)
-            plain = model(torch.cat(rest)) if sum(map(len, rest)) else explained[:0]
+            plain = model(torch.cat(rest)) if len(rest[0]) else explained[:0]  # rest[0]: the unexplained x_adv
             return explained, plain, maps
         with softplus_relus(unwrap(model), p.term_surrogate_beta):
             maps = self._explain(model, pairs, labels)[1]

@@ -188,9 +188,7 @@ CLAIMS: dict[str, list[Claim]] = {
         *(claim for seeds in ((1,), (0, 1)) for claim in sparsity_claims(seeds)),
         *(claim for seeds in ((1,), (0, 1)) for claim in atex_claims(seeds)),
         *weight_average_claims("pgd_at", "PGD-AT", "PGD-AT's", seeds=(0, 1)),
-        *(claim for seeds in ((0,), (1,), (0, 1))
-          for claim in weight_average_claims("trades", "TRADES", "TRADES'", seeds=seeds)),
-        *(claim for seeds in ((2,), (0, 1, 2))
+        *(claim for seeds in ((0,), (1,), (0, 1), (2,), (0, 1, 2))
           for claim in weight_average_claims("trades", "TRADES", "TRADES'", seeds=seeds)),
         Claim("ASGT is 35 points more robust than natural training at ε = 0.2", "Guesmi et al. 2024 (ASGT)", "asgt",
               "natural", "pgd_eps0.2", margin=0.35, paper="+35 points (baseline unverified)"),

@@ -350,6 +350,17 @@ def test_project_conflicts_finds_a_conflict_on_some_batch(tiny_model: nn.Module)
     assert min(seen) < 0 < max(seen)
 
 
+def softplus_copy_term(
+    model: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, beta: float
+) -> tuple[nn.Module, torch.Tensor]:
+    """A copy of the tiny model with Softplus(beta) for its ReLU, and the saliency term 1 - cos on that copy."""
+    softplus_copy = copy.deepcopy(model)
+    softplus_copy.net.relu1 = nn.Softplus(beta=beta)
+    _, clean_maps = saliency_with_logits(softplus_copy, x, y)
+    _, adv_maps = saliency_with_logits(softplus_copy, x_adv, y)
+    return softplus_copy, (1 - (clean_maps * adv_maps).sum(1)).mean()
+
+
 def test_term_surrogate_beta_takes_the_maps_from_the_softplus_net_and_the_losses_from_the_relu_net(
     tiny_model: nn.Module,
 ) -> None:
@@ -359,11 +370,8 @@ def test_term_surrogate_beta_takes_the_maps_from_the_softplus_net_and_the_losses
     relu_parts = egat_with_fixed_adversary(model, x_adv).loss(model, x, y).parts
     smoothed = egat_with_fixed_adversary(model, x_adv, term_surrogate_beta=2.0).loss(model, x, y).parts
     assert isinstance(model.net.relu1, nn.ReLU)  # the ReLU is back
-    softplus_copy = copy.deepcopy(model)
-    softplus_copy.net.relu1 = nn.Softplus(beta=2.0)
-    _, clean_maps = saliency_with_logits(softplus_copy, x, y)
-    _, adv_maps = saliency_with_logits(softplus_copy, x_adv, y)
-    expected = float((1 - (clean_maps * adv_maps).sum(1)).mean().detach())
+    _, term = softplus_copy_term(model, x, x_adv, y, beta=2.0)
+    expected = float(term.detach())
     assert smoothed["saliency_dissimilarity"] == pytest.approx(expected, rel=1e-5)
     assert smoothed["saliency_dissimilarity"] != pytest.approx(relu_parts["saliency_dissimilarity"], rel=1e-3)
     assert smoothed["adv_ce"] == pytest.approx(relu_parts["adv_ce"], rel=1e-6)
@@ -382,11 +390,7 @@ def test_term_surrogate_beta_trains_the_relu_cross_entropy_plus_the_softplus_ter
     weights = list(model.parameters())
     method = egat_with_fixed_adversary(model, x_adv, explanation_weight=1.5, term_surrogate_beta=2.0)
     got = torch.autograd.grad(method.loss(model, x, y).total, weights)
-    softplus_copy = copy.deepcopy(model)
-    softplus_copy.net.relu1 = nn.Softplus(beta=2.0)
-    _, clean_maps = saliency_with_logits(softplus_copy, x, y)
-    _, adv_maps = saliency_with_logits(softplus_copy, x_adv, y)
-    term = (1 - (clean_maps * adv_maps).sum(1)).mean()
+    softplus_copy, term = softplus_copy_term(model, x, x_adv, y, beta=2.0)
     want_ce = torch.autograd.grad(F.cross_entropy(model(x_adv), y), weights)
     want_term = torch.autograd.grad(term, list(softplus_copy.parameters()), allow_unused=True)  # not the last bias
     for g, ce, t in zip(got, want_ce, want_term, strict=True):
