@@ -177,7 +177,7 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for seeds in ((0,), (1,), (0, 1))
+        *(claim for seeds in ((0,), (1,), (0, 1), (2,), (0, 1, 2))
           for claim in egat_bars("egat_saliency_softplus_l0.2",
                                  "EGAT with a saliency map in its loss, taken through Softplus(10) (λ_e 0.2)",
                                  seeds=seeds)),
