@@ -72,6 +72,7 @@ CONCISE = "Chalasani et al. 2020"
 EGAT_BAR = "EGAT (Chen et al. 2026), lab bar"
 WEIGHT_AVERAGE = "lab finding (weight average: Gowal et al. 2020)"
 THREE_SEEDS = ((0,), (1,), (0, 1), (2,), (0, 1, 2))  # each seed alone, then the means as seeds are added
+FOUR_SEEDS = (*THREE_SEEDS, (3,), (0, 1, 2, 3))
 
 
 def seeds_phrase(seeds: tuple[int, ...]) -> str:
@@ -178,7 +179,7 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for seeds in THREE_SEEDS
+        *(claim for seeds in FOUR_SEEDS
           for claim in egat_bars("egat_saliency_softplus_l0.2",
                                  "EGAT with a saliency map in its loss, taken through Softplus(10) (λ_e 0.2)",
                                  seeds=seeds)),
