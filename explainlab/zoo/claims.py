@@ -187,7 +187,7 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for weight, seed_count in (("0.2", 4), ("0.15", 2)) for seeds in seeds_added_one_by_one(seed_count)
+        *(claim for weight, seed_count in (("0.2", 4), ("0.15", 4)) for seeds in seeds_added_one_by_one(seed_count)
           for claim in egat_bars(f"egat_saliency_softplus_l{weight}",
                                  f"EGAT with a saliency map in its loss, taken through Softplus(10) (λ_e {weight})",
                                  seeds=seeds)),
