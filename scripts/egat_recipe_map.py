@@ -4,6 +4,11 @@ Each recipe of the manifest (docs/screens/egat_recipes.toml) names its report an
 against; both differences come from ``explainlab zoo compare``'s arithmetic (paired over the same test images, two
 standard errors): worst-case robust accuracy (bar: >= -1 point) and RAR top-k intersection of IG maps (bar: >= +3).
 
+A ``[[mean]]`` table of the manifest (``label``, ``recipes``: labels of recipe rows, one per seed) adds the mean of
+those seeds' differences, its error counting the test images and the seeds as ``explainlab zoo claims`` does, drawn
+as a hollow diamond. Each seed is paired with its row's own reference (a same-CPU re-evaluation where the manifest
+names one), so a mean can differ a little from the zoo claim's, which pairs with the zoo's reports.
+
 Usage: python scripts/egat_recipe_map.py [--manifest docs/screens/egat_recipes.toml] [--svg docs/egat_recipes.svg]
        [--json PATH]
 The table (markdown) goes to stdout; paths in the manifest are relative to the project root (the current directory).
@@ -21,17 +26,21 @@ from typing import Any
 
 from explainlab import markdown
 from explainlab.errors import ExplainlabError
-from explainlab.zoo.claims import Z_CLEAR
-from explainlab.zoo.compare import compare_reports
+from explainlab.zoo.claims import Z_CLEAR, mean_difference
+from explainlab.zoo.compare import compare_reports, read_report_file, resolve_report
+from explainlab.zoo.listing import headline, per_example
 
 ROBUST_BAR, TOPK_BAR = -1.0, 3.0  # points, against PGD-AT
 GROUPS = {"zoo": ("#1f5fa8", "shipped, 8 epochs"), "longer": ("#c0640a", "shipped, 16 epochs (vs PGD-AT 16 epochs)"),
           "screen": ("#6b6b6b", "screened, not shipped")}  # fmt: skip
+MEAN_COLOR = "#111"
 
 
-def read_manifest(path: Path) -> list[dict[str, str]]:
+def read_manifest(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The manifest's recipes and seed means, checked."""
     try:
-        recipes = tomllib.loads(path.read_text())["recipe"]
+        data = tomllib.loads(path.read_text())
+        recipes, means = data["recipe"], data.get("mean", [])
     except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
         raise ExplainlabError(f"{path}: not a manifest of [[recipe]] tables ({error})") from None
     for i, recipe in enumerate(recipes):
@@ -40,7 +49,44 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
             group = recipe.get("group")
             raise ExplainlabError(f"{path}: recipe {i + 1} needs label, report, reference and a group of "
                                   f"{sorted(GROUPS)}; missing {sorted(missing)} or group {group!r}")  # fmt: skip
-    return recipes
+    labels = {recipe["label"] for recipe in recipes}
+    for i, mean in enumerate(means):
+        members = mean.get("recipes")
+        if not isinstance(mean.get("label"), str) or not isinstance(members, list) or len(members) < 2:
+            raise ExplainlabError(f"{path}: mean {i + 1} needs a label and recipes, two or more recipe labels")
+        unknown = [member for member in members if member not in labels]
+        if unknown:
+            raise ExplainlabError(f"{path}: mean {i + 1} ({mean['label']}) names no recipe labelled {unknown}")
+    return recipes, means
+
+
+def _entry(path: str, metric: str) -> dict[str, Any]:
+    """A report's headline number with its per-image values, as the claims take it."""
+    report = read_report_file(resolve_report(path))
+    number = headline(report).get(metric)
+    if number is None:
+        raise ExplainlabError(f"{path} has no {metric}")
+    return {**number, "per_example": per_example(report, metric)}
+
+
+def measure_mean(mean: dict[str, Any], recipes: list[dict[str, str]]) -> dict[str, Any]:
+    """The mean over a recipe's seeds of both differences from their references, in points, 2 SE (images + seeds)."""
+    rows = {recipe["label"]: (i + 1, recipe) for i, recipe in enumerate(recipes)}
+    members = [rows[label] for label in mean["recipes"]]
+    out: dict[str, Any] = {"label": mean["label"], "rows": [number for number, _ in members]}
+    for metric, key in (("worst", "worst"), ("topk_intersection", "topk")):
+        better = [_entry(recipe["report"], metric) for _, recipe in members]
+        worse = [_entry(recipe["reference"], metric) for _, recipe in members]
+        result = mean_difference(better, worse, metric)
+        out[f"{key}_difference"] = 100 * result["difference"]
+        out[f"{key}_2se"] = None if result["se"] is None else 100 * Z_CLEAR * result["se"]
+    out["meets_both"] = meets_both(out)
+    return out
+
+
+def meets_both(result: dict[str, Any]) -> bool:
+    tol = 1e-9  # a difference of exactly the bar meets it despite float rounding
+    return result["worst_difference"] >= ROBUST_BAR - tol and result["topk_difference"] >= TOPK_BAR - tol
 
 
 def measure(recipe: dict[str, str]) -> dict[str, Any]:
@@ -54,8 +100,7 @@ def measure(recipe: dict[str, str]) -> dict[str, Any]:
         out[f"{key}_difference"] = 100 * row["difference"]
         out[f"{key}_2se"] = None if row["se"] is None else 100 * Z_CLEAR * row["se"]
         out[f"{key}_paired_n"] = row["paired_n"]
-    tol = 1e-9  # a difference of exactly the bar meets it despite float rounding
-    out["meets_both"] = out["worst_difference"] >= ROBUST_BAR - tol and out["topk_difference"] >= TOPK_BAR - tol
+    out["meets_both"] = meets_both(out)
     return out
 
 
@@ -71,12 +116,26 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(markdown.table(head, rows)) + "\n"
 
 
-def svg(results: list[dict[str, Any]], width: int = 680, height: int = 500) -> str:
+def means_table(means: list[dict[str, Any]]) -> str:
+    head = ["mean", "of rows", "vs PGD-AT (bar ≥ −1)", "vs PGD-AT (bar ≥ +3)", "both"]
+    rows = [[f"M{i + 1}", m["label"] + " (" + ", ".join(map(str, m["rows"])) + ")",
+             _pm(m["worst_difference"], m["worst_2se"]), _pm(m["topk_difference"], m["topk_2se"]),
+             "yes" if m["meets_both"] else "no"] for i, m in enumerate(means)]  # fmt: skip
+    return "\n".join(markdown.table(head, rows)) + "\n"
+
+
+def _diamond(x: float, y: float, r: float = 5.5) -> str:
+    """The opening tag of a hollow diamond centred on (x, y): a seed mean's mark."""
+    points = f"{x:.1f},{y - r:.1f} {x + r:.1f},{y:.1f} {x:.1f},{y + r:.1f} {x - r:.1f},{y:.1f}"
+    return f'<polygon points="{points}" fill="white" stroke="{MEAN_COLOR}" stroke-width="2">'
+
+
+def svg(results: list[dict[str, Any]], means: list[dict[str, Any]] = (), width: int = 680, height: int = 520) -> str:
     """A scatter of (worst-case difference, top-k difference) with 2-SE bars, the bars' corner shaded; each point
-    carries its row number in the table."""
-    left, right, top, bottom = 56, 16, 16, 104
-    xs = [r["worst_difference"] for r in results] + [ROBUST_BAR, 0.0]
-    ys = [r["topk_difference"] for r in results] + [TOPK_BAR, 0.0]
+    carries its row number in the table, each seed mean (a hollow diamond) its M number."""
+    left, right, top, bottom = 56, 16, 16, 120
+    xs = [r["worst_difference"] for r in [*results, *means]] + [ROBUST_BAR, 0.0]
+    ys = [r["topk_difference"] for r in [*results, *means]] + [TOPK_BAR, 0.0]
     x_lo, x_hi = min(xs) - 1.5, max(xs) + 1.5
     y_lo, y_hi = min(ys) - 2.5, max(ys) + 2.5
 
@@ -122,10 +181,27 @@ def svg(results: list[dict[str, Any]], width: int = 680, height: int = 500) -> s
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>{escape(r["label"])}: '
                      f'{r["worst_difference"]:+.1f} / {r["topk_difference"]:+.1f}</title></circle>'
                      f'<text x="{x + 5:.1f}" y="{y - 4:.1f}" fill="{color}">{i + 1}</text>')  # fmt: skip
-    for j, (color, name) in enumerate(GROUPS.values()):
+    for i, m in enumerate(means):
+        x, y = px(m["worst_difference"]), py(m["topk_difference"])
+        side, anchor = (1, "start") if i % 2 == 0 else (-1, "end")  # neighbours' labels on opposite sides
+        if m["worst_2se"]:
+            lo, hi = px(m["worst_difference"] - m["worst_2se"]), px(m["worst_difference"] + m["worst_2se"])
+            parts.append(f'<line x1="{lo:.1f}" y1="{y:.1f}" x2="{hi:.1f}" y2="{y:.1f}" stroke="{MEAN_COLOR}"/>')
+        if m["topk_2se"]:
+            lo, hi = py(m["topk_difference"] - m["topk_2se"]), py(m["topk_difference"] + m["topk_2se"])
+            parts.append(f'<line x1="{x:.1f}" y1="{lo:.1f}" x2="{x:.1f}" y2="{hi:.1f}" stroke="{MEAN_COLOR}"/>')
+        parts.append(f'{_diamond(x, y)}<title>{escape(m["label"])}: {m["worst_difference"]:+.1f} / '
+                     f'{m["topk_difference"]:+.1f}</title></polygon>'
+                     f'<text x="{x + side * 8:.1f}" y="{y + 12:.1f}" text-anchor="{anchor}" fill="{MEAN_COLOR}" '
+                     f'font-weight="bold">M{i + 1}</text>')  # fmt: skip
+    for j, (color, name) in enumerate([*GROUPS.values(), (None, "mean of a recipe's seeds (2 SE: images + seeds)")]):
         ly = py(y_lo) + 52 + 16 * j
-        parts.append(f'<circle cx="{left:.1f}" cy="{ly:.1f}" r="3.5" fill="{color}"/>'
-                     f'<text x="{left + 8:.1f}" y="{ly + 4:.1f}">{escape(name)}</text>')  # fmt: skip
+        mark = (
+            _diamond(left, ly) + "</polygon>"
+            if color is None
+            else (f'<circle cx="{left:.1f}" cy="{ly:.1f}" r="3.5" fill="{color}"/>')
+        )
+        parts.append(f'{mark}<text x="{left + 8:.1f}" y="{ly + 4:.1f}">{escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -137,11 +213,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write every recipe's numbers here")
     args = ap.parse_args(argv)
     try:
-        results = [measure(recipe) for recipe in read_manifest(args.manifest)]
+        recipes, mean_specs = read_manifest(args.manifest)
+        results = [measure(recipe) for recipe in recipes]
+        means = [measure_mean(mean, recipes) for mean in mean_specs]
     except ExplainlabError as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
     sys.stdout.write(table(results))
+    if means:
+        sys.stdout.write("\n" + means_table(means))
     mixed = [r["label"] for r in results if r["mixed_hardware"]]
     if mixed:
         sys.stdout.write(
@@ -149,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             f"names only 'CPU x86_64'): {', '.join(mixed)}\n"
         )
     if args.svg:
-        args.svg.write_text(svg(results))
+        args.svg.write_text(svg(results, means))
     if args.json:
-        args.json.write_text(json.dumps({"manifest": str(args.manifest), "recipes": results}, indent=1) + "\n")
+        document = {"manifest": str(args.manifest), "recipes": results, "means": means}
+        args.json.write_text(json.dumps(document, indent=1) + "\n")
     return 0
 
 

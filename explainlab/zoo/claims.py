@@ -352,14 +352,9 @@ def check_claims(
             elif a is None or b is None:
                 row.update(difference=None, se=None, paired_n=None, verdict="not measured")
             else:
-                difference, se, paired_n = difference_error(a, b, claim.metric)
-                row.update(difference=difference, paired_n=paired_n)
-                by_seed = seed_differences(*by_side, claim.metric)
-                if by_seed is not None:  # the error counts both: which test images, and which seeds
-                    seed_se = statistics.stdev(by_seed) / math.sqrt(len(by_seed))
-                    row.update(seed_differences=by_seed, image_se=se, seed_se=seed_se)
-                    se = None if se is None else math.hypot(se, seed_se)
-                row.update(se=se, verdict=verdict(difference - claim.margin, se))
+                row.update(mean_difference(*by_side, claim.metric))
+                row["verdict"] = verdict(row["difference"] - claim.margin, row["se"])
+                by_seed = row.get("seed_differences")
                 if by_seed is not None and min(by_seed) < claim.margin <= max(by_seed):
                     row["verdict"] += " (seeds disagree: " + " / ".join(
                         _number(d, claim.metric, signed=True) for d in by_seed) + ")"  # fmt: skip
@@ -370,6 +365,25 @@ def check_claims(
                     row[side] = {k: v for k, v in row[side].items() if k != "per_example"}
             rows.append(row)
     return rows
+
+
+def mean_difference(
+    better: list[dict[str, Any] | None], worse: list[dict[str, Any] | None], metric: str
+) -> dict[str, Any]:
+    """A - B on the mean of each side's seeds (one seed each: the plain difference), from the per-seed entries:
+    {"difference", "paired_n", "se"}, the error counting the test images and, over several seeds, the seeds too
+    (their differences' spread; then also "seed_differences", "image_se", "seed_se"). Every entry must be measured."""
+    a, b = seed_mean(better), seed_mean(worse)
+    if a is None or b is None:
+        raise ValueError(f"{metric}: a seed's number is missing")
+    difference, se, paired_n = difference_error(a, b, metric)
+    out: dict[str, Any] = {"difference": difference, "paired_n": paired_n}
+    by_seed = seed_differences(better, worse, metric)
+    if by_seed is not None:  # the error counts both: which test images, and which seeds
+        seed_se = statistics.stdev(by_seed) / math.sqrt(len(by_seed))
+        out.update(seed_differences=by_seed, image_se=se, seed_se=seed_se)
+        se = None if se is None else math.hypot(se, seed_se)
+    return {**out, "se": se}
 
 
 def seed_differences(
