@@ -20,6 +20,8 @@ import argparse
 import json
 import sys
 import tomllib
+from collections.abc import Sequence
+from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -60,9 +62,15 @@ def read_manifest(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]
     return recipes, means
 
 
+@cache
+def _report(path: str) -> dict[str, Any]:
+    """A report read once however many means and metrics use it (a reference serves several seeds)."""
+    return read_report_file(resolve_report(path))
+
+
 def _entry(path: str, metric: str) -> dict[str, Any]:
     """A report's headline number with its per-image values, as the claims take it."""
-    report = read_report_file(resolve_report(path))
+    report = _report(path)
     number = headline(report).get(metric)
     if number is None:
         raise ExplainlabError(f"{path} has no {metric}")
@@ -130,7 +138,9 @@ def _diamond(x: float, y: float, r: float = 5.5) -> str:
     return f'<polygon points="{points}" fill="white" stroke="{MEAN_COLOR}" stroke-width="2">'
 
 
-def svg(results: list[dict[str, Any]], means: list[dict[str, Any]] = (), width: int = 680, height: int = 520) -> str:
+def svg(
+    results: list[dict[str, Any]], means: Sequence[dict[str, Any]] = (), width: int = 680, height: int = 520
+) -> str:
     """A scatter of (worst-case difference, top-k difference) with 2-SE bars, the bars' corner shaded; each point
     carries its row number in the table, each seed mean (a hollow diamond) its M number."""
     left, right, top, bottom = 56, 16, 16, 120
@@ -167,40 +177,36 @@ def svg(results: list[dict[str, Any]], means: list[dict[str, Any]] = (), width: 
                  "worst-case robust accuracy − PGD-AT's (points, 2 SE paired)</text>"
                  f'<text transform="translate(14 {(top + py(y_lo)) / 2:.1f}) rotate(-90)" text-anchor="middle">'
                  "RAR top-k ∩ − PGD-AT's (points)</text>")  # fmt: skip
-    for i, r in enumerate(results):
-        color = GROUPS[r["group"]][0]
+
+    def error_bars(r: dict[str, Any], stroke: str) -> None:
+        """The point's 2-SE bars, horizontal (worst case) and vertical (top-k), where its error is known."""
         x, y = px(r["worst_difference"]), py(r["topk_difference"])
         if r["worst_2se"]:
             lo, hi = px(r["worst_difference"] - r["worst_2se"]), px(r["worst_difference"] + r["worst_2se"])
-            parts.append(f'<line x1="{lo:.1f}" y1="{y:.1f}" x2="{hi:.1f}" y2="{y:.1f}" stroke="{color}" '
-                         'stroke-opacity="0.35"/>')  # fmt: skip
+            parts.append(f'<line x1="{lo:.1f}" y1="{y:.1f}" x2="{hi:.1f}" y2="{y:.1f}" {stroke}/>')
         if r["topk_2se"]:
             lo, hi = py(r["topk_difference"] - r["topk_2se"]), py(r["topk_difference"] + r["topk_2se"])
-            parts.append(f'<line x1="{x:.1f}" y1="{lo:.1f}" x2="{x:.1f}" y2="{hi:.1f}" stroke="{color}" '
-                         'stroke-opacity="0.35"/>')  # fmt: skip
+            parts.append(f'<line x1="{x:.1f}" y1="{lo:.1f}" x2="{x:.1f}" y2="{hi:.1f}" {stroke}/>')
+
+    for i, r in enumerate(results):
+        color = GROUPS[r["group"]][0]
+        x, y = px(r["worst_difference"]), py(r["topk_difference"])
+        error_bars(r, f'stroke="{color}" stroke-opacity="0.35"')
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>{escape(r["label"])}: '
                      f'{r["worst_difference"]:+.1f} / {r["topk_difference"]:+.1f}</title></circle>'
                      f'<text x="{x + 5:.1f}" y="{y - 4:.1f}" fill="{color}">{i + 1}</text>')  # fmt: skip
     for i, m in enumerate(means):
         x, y = px(m["worst_difference"]), py(m["topk_difference"])
         side, anchor = (1, "start") if i % 2 == 0 else (-1, "end")  # neighbours' labels on opposite sides
-        if m["worst_2se"]:
-            lo, hi = px(m["worst_difference"] - m["worst_2se"]), px(m["worst_difference"] + m["worst_2se"])
-            parts.append(f'<line x1="{lo:.1f}" y1="{y:.1f}" x2="{hi:.1f}" y2="{y:.1f}" stroke="{MEAN_COLOR}"/>')
-        if m["topk_2se"]:
-            lo, hi = py(m["topk_difference"] - m["topk_2se"]), py(m["topk_difference"] + m["topk_2se"])
-            parts.append(f'<line x1="{x:.1f}" y1="{lo:.1f}" x2="{x:.1f}" y2="{hi:.1f}" stroke="{MEAN_COLOR}"/>')
+        error_bars(m, f'stroke="{MEAN_COLOR}"')
         parts.append(f'{_diamond(x, y)}<title>{escape(m["label"])}: {m["worst_difference"]:+.1f} / '
                      f'{m["topk_difference"]:+.1f}</title></polygon>'
                      f'<text x="{x + side * 8:.1f}" y="{y + 12:.1f}" text-anchor="{anchor}" fill="{MEAN_COLOR}" '
                      f'font-weight="bold">M{i + 1}</text>')  # fmt: skip
     for j, (color, name) in enumerate([*GROUPS.values(), (None, "mean of a recipe's seeds (2 SE: images + seeds)")]):
         ly = py(y_lo) + 52 + 16 * j
-        mark = (
-            _diamond(left, ly) + "</polygon>"
-            if color is None
-            else (f'<circle cx="{left:.1f}" cy="{ly:.1f}" r="3.5" fill="{color}"/>')
-        )
+        circle = f'<circle cx="{left:.1f}" cy="{ly:.1f}" r="3.5" fill="{color}"/>'
+        mark = _diamond(left, ly) + "</polygon>" if color is None else circle
         parts.append(f'{mark}<text x="{left + 8:.1f}" y="{ly + 4:.1f}">{escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

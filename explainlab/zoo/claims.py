@@ -352,7 +352,7 @@ def check_claims(
             elif a is None or b is None:
                 row.update(difference=None, se=None, paired_n=None, verdict="not measured")
             else:
-                row.update(mean_difference(*by_side, claim.metric))
+                row.update(mean_difference(*by_side, claim.metric, means=(a, b)))
                 row["verdict"] = verdict(row["difference"] - claim.margin, row["se"])
                 by_seed = row.get("seed_differences")
                 if by_seed is not None and min(by_seed) < claim.margin <= max(by_seed):
@@ -368,12 +368,16 @@ def check_claims(
 
 
 def mean_difference(
-    better: list[dict[str, Any] | None], worse: list[dict[str, Any] | None], metric: str
+    better: list[dict[str, Any] | None],
+    worse: list[dict[str, Any] | None],
+    metric: str,
+    means: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """A - B on the mean of each side's seeds (one seed each: the plain difference), from the per-seed entries:
     {"difference", "paired_n", "se"}, the error counting the test images and, over several seeds, the seeds too
-    (their differences' spread; then also "seed_differences", "image_se", "seed_se"). Every entry must be measured."""
-    a, b = seed_mean(better), seed_mean(worse)
+    (their differences' spread; then also "seed_differences", "image_se", "seed_se"). Every entry must be measured.
+    ``means``: the sides' ``seed_mean``s where the caller has them already."""
+    a, b = means if means is not None else (seed_mean(better), seed_mean(worse))
     if a is None or b is None:
         raise ValueError(f"{metric}: a seed's number is missing")
     difference, se, paired_n = difference_error(a, b, metric)
