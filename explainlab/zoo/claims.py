@@ -213,6 +213,7 @@ CLAIMS: dict[str, list[Claim]] = {
     "cifar10-resnet20": [
         *egat_bars("egat", "EGAT"),
         *egat_bars("egat_saliency", "EGAT with a saliency map in its loss"),
+        *egat_bars("egat_saliency_softplus", "EGAT with a saliency map in its loss, taken through Softplus(10)"),
         *egat_bars("egat_gpu", "EGAT at the GPU adversary (PGD-7, 7 epochs)", reference="pgd_at_gpu",
                    reference_name="PGD-AT on the same GPU schedule"),
         *egat_bars("egat_saliency_gpu", "EGAT with a saliency map in its loss at the GPU adversary (PGD-7, 7 epochs)",
