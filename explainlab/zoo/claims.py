@@ -180,9 +180,9 @@ def atex_claims(seeds: tuple[int, ...] = (0,)) -> list[Claim]:
 CLAIMS: dict[str, list[Claim]] = {
     "mnist-small_cnn": [
         *rar_finetune_claims(),
-        *(rar_scratch_claim("ig_norm", "IG-NORM", "71.36 vs 62.56 (unverified)", seeds)
-          for seeds in seeds_added_one_by_one(2)),
-        *(rar_scratch_claim("ig_sum_norm", "IG-SUM-NORM", "72.45 vs 62.56 (unverified)", seeds)
+        *(rar_scratch_claim(method, name, paper, seeds)
+          for method, name, paper in (("ig_norm", "IG-NORM", "71.36 vs 62.56 (unverified)"),
+                                      ("ig_sum_norm", "IG-SUM-NORM", "72.45 vs 62.56 (unverified)"))
           for seeds in seeds_added_one_by_one(2)),
         *sparsity_claims(),
         *egat_bars("egat", "EGAT", paper="+37 % over baselines on OOD benchmarks; no MNIST numbers"),
