@@ -184,6 +184,9 @@ CLAIMS: dict[str, list[Claim]] = {
           for method, name, paper in (("ig_norm", "IG-NORM", "71.36 vs 62.56 (unverified)"),
                                       ("ig_sum_norm", "IG-SUM-NORM", "72.45 vs 62.56 (unverified)"))
           for seeds in seeds_added_one_by_one(2)),
+        Claim("IG-SUM-NORM at β 1.0, ten times the paper's weight (a sweep beyond the paper), trained from scratch on "
+              "PGD-AT's CPU schedule: its IG maps survive the top-k attack better than PGD-AT's", RAR,
+              "ig_sum_norm_scratch_b1", "pgd_at", "topk_intersection"),
         *sparsity_claims(),
         *egat_bars("egat", "EGAT", paper="+37 % over baselines on OOD benchmarks; no MNIST numbers"),
         Claim("diagnostic: ... and its Grad-CAM maps, the map its loss trains, under Ghorbani's top-k attack",
