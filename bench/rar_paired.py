@@ -8,7 +8,7 @@ The protocol is the zoo's (README, "The zoo"): RAR's preset for the dataset with
 10 IG points inside the attack, 1 restart; CIFAR-10 also 10 steps of 5 points), unless a flag overrides it.
 
     python bench/rar_paired.py --models REF OTHER [...] [--models-dir models] [--data-dir ../shared/data] [--n 200]
-           [--steps S] [--restarts R] [--attack-ig-steps M] [--ig-steps M] [--centered-logit] [--json PATH]
+           [--steps S] [--restarts R] [--attack-ig-steps M] [--ig-steps M] [--eps E] [--centered-logit] [--json PATH]
 
 Each model is an id under --models-dir or a model folder (card.json + weights.safetensors, e.g. a runs/<id> folder).
 ``--from-reports`` attacks nothing: it reads each model's per-image results from its report.json (the zoo's
@@ -46,9 +46,11 @@ OVERRIDES = ("steps", "restarts", "attack_ig_steps", "ig_steps")
 
 
 def add_protocol_flags(ap: argparse.ArgumentParser) -> None:
-    """The RAR protocol's flags that protocol_for reads: the integer overrides and --centered-logit."""
+    """The RAR protocol's flags that protocol_for reads: the integer overrides, --eps and --centered-logit."""
     for name in OVERRIDES:
         ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"protocol {name} (zoo default)")
+    ap.add_argument("--eps", type=float, default=None,
+                    help="protocol L-inf budget (the dataset's threat model: MNIST 0.3, CIFAR-10 8/255)")  # fmt: skip
     ap.add_argument("--centered-logit", action="store_true",
                     help="explain f_y - mean_j f_j (the same softmax) instead of the logit f_y")  # fmt: skip
 
@@ -68,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def protocol_for(dataset: str, args: argparse.Namespace) -> RARProtocol:
     """RAR's preset for the dataset, the zoo's reductions, then the flags; a bad value exits with a usage error."""
-    given = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in (*OVERRIDES, "eps") if getattr(args, name) is not None}
     given |= {"centered_logit": True} if args.centered_logit else {}
     settings = {**PRESETS.get(dataset, RARProtocol()).model_dump(), **ZOO_REDUCTIONS.get(dataset, {}), **given}
     try:

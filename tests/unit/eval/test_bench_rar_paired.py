@@ -45,6 +45,16 @@ def test_bad_input_is_a_usage_error(world: SimpleNamespace, capsys: pytest.Captu
     with pytest.raises(SystemExit):
         rar_paired.main(["--models", world.card.id, *common, "--restarts", "0"])
     assert "bad protocol setting: restarts" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        rar_paired.main(["--models", world.card.id, *common, "--eps", "1.5"])
+    assert "bad protocol setting: eps" in capsys.readouterr().err
+
+
+def test_eps_flag_sets_the_protocol_budget_and_the_rest_stays_the_zoo_s() -> None:
+    args = rar_paired.parse_args(["--models", "m", "--eps", "0.25"])
+    protocol = rar_paired.protocol_for("mnist", args)
+    assert protocol.eps == 0.25 and protocol.attack_ig_steps == 10 and protocol.restarts == 1
+    assert rar_paired.protocol_for("mnist", rar_paired.parse_args(["--models", "m"])).eps == 0.3
 
 
 def test_from_reports_reads_the_first_n_images_and_checks_the_protocol(tmp_path: Path) -> None:
