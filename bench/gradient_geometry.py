@@ -23,8 +23,10 @@ on the clean-correct images, with each model's own PGD-40 point x' (eps 0.3, ste
 
 and, from the weights alone, ``conv1_background_immune``: the first-layer channels that stay off on a black patch
 under any perturbation of size eps (bias + the weights' positive part times eps <= 0, normalization folded in),
-as a share of the channels that are off on black at all. Differences from the first model are paired over the
-images both score, with 2 standard errors.
+as a share of the channels that are off on black at all; each such channel's radius (the eps at which it turns on)
+goes to the JSON, and the table counts those at eps to 0.001, which sit on the attack's budget (adversarial training
+puts a dozen there: docs/zoo_findings.md, "IG-SUM-NORM's miss sits on a cliff"). Differences from the first model are
+paired over the images both score, with 2 standard errors.
 
     python bench/gradient_geometry.py --models REF OTHER [...] [--models-dir models] [--data-dir ../shared/data]
            [--n 500] [--json PATH]
@@ -34,9 +36,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,17 +77,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def background_immune(model: torch.nn.Module, eps: float) -> dict[str, int | None]:
-    """First-layer channels off on a black patch (x = 0) and those that stay off for every x in [0, eps]^patch
-    (None for a net whose first conv has no bias, e.g. one followed by BatchNorm)."""
+ON_EDGE = 1e-3  # a channel whose radius is this close to eps switches on at the attack's budget, float rounding aside
+
+
+def background_immune(model: torch.nn.Module, eps: float) -> dict[str, Any]:
+    """First-layer channels off on a black patch (x = 0), those that stay off for every x in [0, eps]^patch, and
+    each off channel's radius: the largest such eps, -pre-activation on black / the weights' positive part (sorted;
+    None where no perturbation turns it on). ``on_edge``: radii within ON_EDGE of eps. All None for a net whose first
+    conv has no bias, e.g. one followed by BatchNorm."""
     conv = getattr(model.net, "conv1", None)
     if not isinstance(conv, torch.nn.Conv2d) or conv.bias is None:
-        return {"channels": None, "off_on_black": None, "immune": None}
+        return {"channels": None, "off_on_black": None, "immune": None, "on_edge": None, "radii": None}
     mean, std = model.mean.flatten(), model.std.flatten()
     w = conv.weight.detach() / std.view(1, -1, 1, 1)  # (C_out, C_in, k, k) in pixel units
     at_black = conv.bias.detach() - (w * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
-    worst = at_black + eps * w.clamp(min=0).sum((1, 2, 3))
-    return {"channels": int(w.shape[0]), "off_on_black": int((at_black <= 0).sum()), "immune": int((worst <= 0).sum())}
+    positive = w.clamp(min=0).sum((1, 2, 3))
+    worst = at_black + eps * positive
+    radii = sorted((-at_black / positive)[at_black <= 0].tolist())
+    return {"channels": int(w.shape[0]), "off_on_black": int((at_black <= 0).sum()), "immune": int((worst <= 0).sum()),
+            "on_edge": sum(abs(r - eps) <= ON_EDGE for r in radii),
+            "radii": [round(r, 6) if math.isfinite(r) else None for r in radii]}  # fmt: skip
 
 
 def gradients(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -167,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     flips = [k for k in first if k.startswith("flips_") and k != "flips_mean"]  # ReLU nets only
     measures = [k for k in first if k != "flips_mean" and (len(flips) <= 3 or k not in flips)]
     measures += ["flips_mean"] if len(flips) > 3 else []
-    lines = table(["model", "n", *measures, "conv1 immune / off on black"], [
+    lines = table(["model", "n", *measures, "conv1 immune / off on black", "conv1 radius at ε ± 0.001"], [
         [f"`{row['model']}`", str(row["n"]), *(_cell(row, k) for k in measures),
-         f"{row['immune']} / {row['off_on_black']} of {row['channels']}" if row["channels"] else "—"] for row in rows
+         f"{row['immune']} / {row['off_on_black']} of {row['channels']}" if row["channels"] else "—",
+         str(row["on_edge"]) if row["channels"] else "—"] for row in rows
     ])  # fmt: skip
     sys.stdout.write("\n" + "\n".join(lines) + "\n")
     if args.json:

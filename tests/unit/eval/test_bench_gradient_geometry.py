@@ -58,7 +58,14 @@ def test_the_immune_count_has_a_closed_form() -> None:
         net.conv1.bias.copy_(torch.tensor([-0.5, -0.1, 0.2]))
     model = SimpleNamespace(net=net, mean=torch.zeros(1, 1, 1, 1), std=torch.ones(1, 1, 1, 1))
     # on black: -0.5 and -0.1 are off, 0.2 is on; at eps 0.3 the first stays off (-0.2), the second turns on (+0.2)
-    assert gradient_geometry.background_immune(model, 0.3) == {"channels": 3, "off_on_black": 2, "immune": 1}
+    # radii: the eps at which each off channel turns on, 0.5 / 1 and 0.1 / 1; at eps 0.1 the second sits on the edge
+    at_03 = gradient_geometry.background_immune(model, 0.3)
+    assert at_03 == {"channels": 3, "off_on_black": 2, "immune": 1, "on_edge": 0, "radii": [0.1, 0.5]}
+    at_01 = gradient_geometry.background_immune(model, 0.1)
+    assert at_01["on_edge"] == 1 and at_01["immune"] == 2  # radius 0.1 at eps 0.1: off, but only just
+    with torch.no_grad():
+        net.conv1.weight.copy_(torch.tensor([-1.0, 1.0, -1.0]).view(3, 1, 1, 1))  # no positive weight: never on
+    assert gradient_geometry.background_immune(model, 0.3)["radii"] == [0.1, None]
 
 
 def test_bad_flags_are_usage_errors(world: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
