@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     flips = [k for k in first if k.startswith("flips_") and k != "flips_mean"]  # ReLU nets only
     measures = [k for k in first if k != "flips_mean" and (len(flips) <= 3 or k not in flips)]
     measures += ["flips_mean"] if len(flips) > 3 else []
-    lines = table(["model", "n", *measures, "conv1 immune / off on black", "conv1 radius at ε ± 0.001"], [
+    lines = table(["model", "n", *measures, "conv1 immune / off on black", f"conv1 radius at ε ± {ON_EDGE:g}"], [
         [f"`{row['model']}`", str(row["n"]), *(_cell(row, k) for k in measures),
          f"{row['immune']} / {row['off_on_black']} of {row['channels']}" if row["channels"] else "—",
          str(row["on_edge"]) if row["channels"] else "—"] for row in rows

@@ -42,15 +42,13 @@ ZOO_REDUCTIONS: dict[str, dict[str, int]] = {
     "mnist": {"attack_ig_steps": 10, "restarts": 1},
     "cifar10": {"steps": 10, "attack_ig_steps": 5, "restarts": 1},
 }
-OVERRIDES = ("steps", "restarts", "attack_ig_steps", "ig_steps")
+OVERRIDES: dict[str, type] = {"steps": int, "restarts": int, "attack_ig_steps": int, "ig_steps": int, "eps": float}
 
 
 def add_protocol_flags(ap: argparse.ArgumentParser) -> None:
-    """The RAR protocol's flags that protocol_for reads: the integer overrides, --eps and --centered-logit."""
-    for name in OVERRIDES:
-        ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"protocol {name} (zoo default)")
-    ap.add_argument("--eps", type=float, default=None,
-                    help="protocol L-inf budget (the dataset's threat model: MNIST 0.3, CIFAR-10 8/255)")  # fmt: skip
+    """The RAR protocol's flags that protocol_for reads: the overrides (--eps: L-inf budget) and --centered-logit."""
+    for name, kind in OVERRIDES.items():
+        ap.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=f"protocol {name} (zoo default)")
     ap.add_argument("--centered-logit", action="store_true",
                     help="explain f_y - mean_j f_j (the same softmax) instead of the logit f_y")  # fmt: skip
 
@@ -70,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def protocol_for(dataset: str, args: argparse.Namespace) -> RARProtocol:
     """RAR's preset for the dataset, the zoo's reductions, then the flags; a bad value exits with a usage error."""
-    given = {name: getattr(args, name) for name in (*OVERRIDES, "eps") if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
     given |= {"centered_logit": True} if args.centered_logit else {}
     settings = {**PRESETS.get(dataset, RARProtocol()).model_dump(), **ZOO_REDUCTIONS.get(dataset, {}), **given}
     try:
