@@ -93,8 +93,9 @@ def background_immune(model: torch.nn.Module, eps: float) -> dict[str, Any]:
     at_black = conv.bias.detach() - (w * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
     positive = w.clamp(min=0).sum((1, 2, 3))
     worst = at_black + eps * positive
-    radii = sorted((-at_black / positive)[at_black <= 0].tolist())
-    return {"channels": int(w.shape[0]), "off_on_black": int((at_black <= 0).sum()), "immune": int((worst <= 0).sum()),
+    off = at_black <= 0
+    radii = sorted((-at_black[off] / positive[off]).tolist())
+    return {"channels": int(w.shape[0]), "off_on_black": int(off.sum()), "immune": int((worst <= 0).sum()),
             "on_edge": sum(abs(r - eps) <= ON_EDGE for r in radii),
             "radii": [round(r, 6) if math.isfinite(r) else None for r in radii]}  # fmt: skip
 
