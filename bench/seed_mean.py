@@ -1,7 +1,7 @@
 """The mean over seeds of several ``bench/rar_paired.py --json`` runs, one run per seed (each run's first model the
 reference of that seed): each seed's paired top-k difference and the mean's error, 2 SE, from the test images (the
 runs' paired errors, taken as independent across seeds: the JSON keeps no per-image results) and the seeds (the
-spread of their differences, std / sqrt(k)), as ``explainlab zoo claims`` counts both.
+spread of their differences, std / sqrt(k)), as ``explainlab zoo claims`` counts both (its ``seeds_se``).
 
     python bench/seed_mean.py RUN_S0.json RUN_S1.json [...] [--metric topk_intersection|kendall]
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
 from pathlib import Path
+
+from explainlab.zoo.claims import seeds_se
 
 
 def seed_mean(runs: list[dict], metric: str = "topk_intersection") -> list[dict]:
@@ -24,7 +25,7 @@ def seed_mean(runs: list[dict], metric: str = "topk_intersection") -> list[dict]
         means, ses = [s["mean"] for s in seeds], [s["se"] for s in seeds]
         k = len(seeds)
         image_se = math.sqrt(sum(se * se for se in ses)) / k
-        seed_se = statistics.stdev(means) / math.sqrt(k) if k > 1 else 0.0
+        seed_se = seeds_se(means)
         out.append({"models": [run["rows"][position]["model"] for run in runs], "differences": means, "ses": ses,
                     "mean": sum(means) / k, "image_se": image_se, "seed_se": seed_se,
                     "se": math.hypot(image_se, seed_se)})  # fmt: skip

@@ -397,10 +397,16 @@ def mean_difference(
     out: dict[str, Any] = {"difference": difference, "paired_n": paired_n}
     by_seed = seed_differences(better, worse, metric)
     if by_seed is not None:  # the error counts both: which test images, and which seeds
-        seed_se = statistics.stdev(by_seed) / math.sqrt(len(by_seed))
+        seed_se = seeds_se(by_seed)
         out.update(seed_differences=by_seed, image_se=se, seed_se=seed_se)
         se = None if se is None else math.hypot(se, seed_se)
     return {**out, "se": se}
+
+
+def seeds_se(differences: list[float]) -> float:
+    """The seeds' part of a mean difference's error: the spread of the per-seed differences, std / sqrt(k); 0 for one
+    seed. Added to the test images' part in quadrature (``math.hypot``)."""
+    return statistics.stdev(differences) / math.sqrt(len(differences)) if len(differences) > 1 else 0.0
 
 
 def seed_differences(
