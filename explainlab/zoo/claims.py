@@ -199,7 +199,7 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for beta, weight, seed_count in ((10, "0.2", 4), (10, "0.15", 4), (5, "0.2", 2))
+        *(claim for beta, weight, seed_count in ((10, "0.2", 4), (10, "0.15", 4), (5, "0.2", 4))
           for seeds in seeds_added_one_by_one(seed_count)
           for claim in egat_bars(f"egat_saliency_softplus{'' if beta == 10 else beta}_l{weight}",
                                  f"EGAT with a saliency map in its loss, taken through Softplus({beta}) (λ_e {weight})",
