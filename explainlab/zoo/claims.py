@@ -199,11 +199,12 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for beta, weight, seed_count in ((10, "0.2", 4), (10, "0.15", 4), (5, "0.2", 4))
-          for seeds in seeds_added_one_by_one(seed_count)
-          for claim in egat_bars(f"egat_saliency_softplus{'' if beta == 10 else beta}_l{weight}",
-                                 f"EGAT with a saliency map in its loss, taken through Softplus({beta}) (λ_e {weight})",
-                                 seeds=seeds)),
+        *(claim for method, beta, weight in (("egat_saliency_softplus_l0.2", 10, "0.2"),
+                                             ("egat_saliency_softplus_l0.15", 10, "0.15"),
+                                             ("egat_saliency_softplus5_l0.2", 5, "0.2"))
+          for seeds in seeds_added_one_by_one(4)
+          for claim in egat_bars(method, f"EGAT with a saliency map in its loss, taken through Softplus({beta}) "
+                                         f"(λ_e {weight})", seeds=seeds)),
         *(claim for weight, seeds in (("0.2", (0,)), ("0.15", (0,)), ("0.1", (0,)), ("0.1", (1,)), ("0.1", (2,)),
                                 ("0.1", (0, 1, 2)))
           for claim in egat_bars(f"egat_saliency_l{weight}_e16",
