@@ -33,6 +33,7 @@ from explainlab import markdown
 from explainlab.eval.per_example import paired_difference, scored
 from explainlab.zoo.listing import (
     default_models_dir,
+    evaluated_on,
     headline,
     list_models,
     one_class_evaluation,
@@ -362,12 +363,14 @@ def check_claims(
                                    "models": [side.ids for side in sides], "a": a, "b": b,
                                    "missing": missing,
                                    "main": all(i in main_models for side in sides for i in side.ids)}  # fmt: skip
+            row.update(hardware=None, mixed_hardware=False)
             if missing:
                 row.update(difference=None, se=None, paired_n=None, verdict="not trained")
             elif a is None or b is None:
                 row.update(difference=None, se=None, paired_n=None, verdict="not measured")
             else:
                 row.update(mean_difference(*by_side, claim.metric, means=(a, b)))
+                row.update(evaluation_hardware(root, sides, claim.metric, read))
                 row["verdict"] = verdict(row["difference"] - claim.margin, row["se"])
                 by_seed = row.get("seed_differences")
                 if by_seed is not None and min(by_seed) < claim.margin <= max(by_seed):
@@ -380,6 +383,23 @@ def check_claims(
                     row[side] = {k: v for k, v in row[side].items() if k != "per_example"}
             rows.append(row)
     return rows
+
+
+def evaluation_hardware(
+    root: Path, sides: list[Side], metric: str, read: Callable[[Path], Any] = _read_json
+) -> dict[str, Any]:
+    """Where each side's reports were evaluated ({"hardware": per side, per seed; "mixed_hardware"}): mixed where a
+    seed pair's two reports (or, for unequal seed counts, any two) name different CPUs, kernels or thread counts, or
+    one names none. RAR's attack moves with them (docs/zoo_findings.md, "CPU": re-evaluations moved models' top-k ∩
+    differences by up to 0.6 points), a scatter the standard error does not count. Only ``report.json`` records it."""
+    if metric in OWN_CHECKS or metric == "pgd_eps0.2":
+        return {"hardware": None, "mixed_hardware": False}
+    better, worse = ([evaluated_on(read(root / i / REPORT)) or "not recorded" for i in side.ids] for side in sides)
+    if len(better) == len(worse):
+        mixed = any(a != b for a, b in zip(better, worse, strict=True))
+    else:
+        mixed = len({*better, *worse}) > 1
+    return {"hardware": [better, worse], "mixed_hardware": mixed}
 
 
 def mean_difference(
@@ -463,8 +483,10 @@ def _side_number(entry: dict[str, Any] | None, metric: str) -> str:
 
 
 def _error_kind(row: dict[str, Any]) -> str:
-    """How a row's error was made: `` (paired)``, `` (+ seeds)``, both, or nothing (unpaired, one seed)."""
+    """How a row's error was made: `` (paired)``, `` (+ seeds)``, both, or nothing (unpaired, one seed); ``mixed
+    CPUs`` where the reports ran on different hardware (noise the error leaves out)."""
     kinds = ["paired"] * bool(row.get("paired_n")) + ["+ seeds"] * (row.get("seed_se") is not None)
+    kinds += ["mixed CPUs"] * bool(row.get("mixed_hardware"))
     return f" ({', '.join(kinds)})" if kinds else ""
 
 

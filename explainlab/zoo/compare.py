@@ -16,7 +16,14 @@ from typing import Any
 
 from explainlab.errors import CheckpointError
 from explainlab.zoo.claims import PCT_METRICS, Z_CLEAR, difference_error, format_number
-from explainlab.zoo.listing import HEADLINE_PATHS, headline, one_class_evaluation, per_example, resolve_model_dir
+from explainlab.zoo.listing import (
+    HEADLINE_PATHS,
+    evaluated_on,
+    headline,
+    one_class_evaluation,
+    per_example,
+    resolve_model_dir,
+)
 from explainlab.zoo.store import REPORT
 
 
@@ -57,7 +64,7 @@ def compare_reports(names: list[str], models_dir: str | Path | None = None) -> d
     sides = []
     for path, report in zip(paths, reports, strict=True):
         evaluation = report.get("evaluation") if isinstance(report.get("evaluation"), dict) else {}
-        sides.append({"label": _label(path, report), "path": str(path), "hardware": evaluation.get("hardware"),
+        sides.append({"label": _label(path, report), "path": str(path), "hardware": evaluated_on(report),
                       "torch_threads": evaluation.get("torch_threads"),
                       "one_class": one_class_evaluation(report)})  # fmt: skip
     reference = reports[0]

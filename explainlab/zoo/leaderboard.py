@@ -60,7 +60,9 @@ CLAIMS_LEGEND = (
     'requires. A verdict "within noise" means the difference minus the margin lies within 2 SE of 0. A mean over '
     "seeds (k seed pairs) adds to that error the seeds' own, std(d_s)/√k over each seed pair's difference d_s "
     '(marked + seeds); where those differences fall on both sides of the margin, the verdict adds "seeds disagree" '
-    "and lists them. Settings are the "
+    "and lists them. Marked mixed CPUs: a seed pair's two reports ran on different CPUs, kernels or thread counts "
+    "(or one does not say), which moved a difference of RAR's top-k ∩ by up to 0.6 points in the re-evaluations so "
+    'far (docs/zoo_findings.md, "CPU"), beyond the error shown. Settings are the '
     "zoo's CPU budgets (see each card's deviations), not the papers'."
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,16 @@ def one_class_evaluation(report: dict[str, Any] | None) -> bool:
     source = str(evaluation.get("data_source") or "")
     image_folder = source.endswith(".zip") or "jpg" in Path(source).name
     return image_folder and str(evaluation.get("created") or "") < ROUND_ROBIN_TEST_ORDER_SINCE
+
+
+def evaluated_on(report: dict[str, Any] | None) -> str | None:
+    """Where a report's numbers were computed (``evaluation.hardware``: CPU model, vector kernels, torch threads), or
+    None where it is not recorded. RAR's attack result moves with both (docs/zoo_findings.md, "CPU")."""
+    hardware = _dig(report, ("evaluation", "hardware"))
+    if not isinstance(hardware, str):
+        return None
+    # early reports wrote "1 torch threads"; one spelling, so that equal settings compare equal
+    return re.sub(r"\b(\d+) torch threads?\b", lambda m: f"{m[1]} torch thread{'' if m[1] == '1' else 's'}", hardware)
 
 
 def report_notes(report: dict[str, Any] | None) -> dict[str, Any]:

@@ -196,6 +196,10 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     expect(pooled.locator("td").nth(4).locator("a")).to_have_count(0)
     expect(pooled.locator("td").nth(4).locator(".seeds")).to_have_text("(87.5 / 87.8)")  # the seeds' own numbers
     expect(pooled.locator("td").nth(5).locator(".seed-error")).to_have_text("+ seeds")  # its error counts the seeds
+    # its seed-1 pair's reports come from an AMD and an Intel CPU; RAR's attack moves with the kernels: the row says so
+    expect(pooled.locator("td").nth(5).locator(".mixed-cpus")).to_have_text("mixed CPUs")
+    same_cpu = 'tr[data-claim="topk_intersection:cifar10-resnet20-pgd_at-s0:cifar10-resnet20-natural-s0"]'
+    expect(page.locator(same_cpu).locator(".mixed-cpus")).to_have_count(0)
     # both reports keep per-image results: the error of the difference is the paired one, and says so
     paired = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s0:mnist-small_cnn-pgd_at-s0"]')
     expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")

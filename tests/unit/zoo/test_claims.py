@@ -296,3 +296,28 @@ def test_reports_measured_on_one_class_are_flagged(
     row = by_pair(check_claims(tmp_path), "pgd_at", "natural", "topk_intersection")
     assert row["verdict"] == "holds" + (" (measured on one class only: re-evaluation pending)" if flagged else "")
     assert ("measured on one class only" in render_leaderboard(tmp_path)) is flagged
+
+
+def test_a_seed_pair_evaluated_on_two_cpus_is_marked(tmp_path: Path) -> None:
+    """RAR's attack moves with the CPU kernels and the thread count: a claim whose seed pair's reports name different
+    hardware (or one names none) says so beside its error; equal settings spelled two ways do not count."""
+    amd = "CPU AMD EPYC x86_64 (AVX512 kernels), 2 cores"
+    intel = "CPU Intel(R) Xeon(R) x86_64 (AVX512 kernels), 2 cores"
+    one = "1 torch thread"
+    pairs = [(f"{amd}, {one}", f"{amd}, {one}s"), (f"{amd}, {one}", f"{intel}, {one}")]  # seed 0: the old spelling
+    for seed, (egat_cpu, pgd_at_cpu) in enumerate(pairs):
+        for method, cpu, topk in [("egat_saliency_l0.2", egat_cpu, 0.8), ("pgd_at", pgd_at_cpu, 0.7)]:
+            stored(tmp_path, method, {**rep(topk=topk), "evaluation": {"hardware": cpu}}, seed=seed)
+
+    def row_of(better: str) -> dict:
+        (row,) = [r for r in check_claims(tmp_path) if r["metric"] == "topk_intersection" and r["better"] == better]
+        return row
+
+    same = row_of(f"{PREFIX}-egat_saliency_l0.2-s0")
+    assert not same["mixed_hardware"] and same["hardware"] == [[f"{amd}, 1 torch thread"]] * 2
+    assert "mixed CPUs" not in render_claims([same])[2]
+    crossed = row_of(f"{PREFIX}-egat_saliency_l0.2-s1")
+    assert crossed["mixed_hardware"] and "(mixed CPUs)" in render_claims([crossed])[2]
+    assert row_of(f"{PREFIX}-egat_saliency_l0.2-s0+s1")["mixed_hardware"]  # one of its two seed pairs crosses
+    (tmp_path / f"{PREFIX}-pgd_at-s0" / "report.json").write_text(json.dumps(rep(topk=0.7)))  # names no hardware
+    assert row_of(f"{PREFIX}-egat_saliency_l0.2-s0")["mixed_hardware"]
