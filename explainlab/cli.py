@@ -143,6 +143,11 @@ def _zoo(args: argparse.Namespace) -> int:
 
         result = compare_reports(args.reports, args.models_dir)
         sys.stdout.write(json.dumps(result, indent=2) + "\n" if args.json else render_comparison(result))
+    elif args.zoo_command == "seed-pairs":
+        from explainlab.zoo.compare import compare_seed_pairs, render_seed_pairs
+
+        result = compare_seed_pairs(args.reports, args.models_dir)
+        sys.stdout.write(json.dumps(result, indent=2) + "\n" if args.json else render_seed_pairs(result))
     elif args.zoo_command == "claims":
         from explainlab.zoo.claims import check_claims, render_claims
 
@@ -258,12 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zoo_compare.add_argument("reports", nargs="+", metavar="REPORT", help="report files, model ids or model folders")
     zoo_compare.add_argument("--json", action="store_true")
+    zoo_pairs = zoo_sub.add_parser(
+        "seed-pairs", help="a recipe against its reference over several seeds: the mean difference, images + seeds"
+    )
+    pairs_help = "reference then model, one pair per seed: report files, model ids or folders"
+    zoo_pairs.add_argument("reports", nargs="+", metavar="REPORT", help=pairs_help)
+    zoo_pairs.add_argument("--json", action="store_true")
     zoo_import = zoo_sub.add_parser("import", help="bring your own model: safetensors weights of a known net")
     zoo_import.add_argument("weights", help="a .safetensors file (a pickle is never loaded)")
     add_params_flags(zoo_import, ImportSettings)
     zoo_import.add_argument("--data-dir", default=None, help="dataset root of the accuracy check")
     zoo_import.set_defaults(func=run_import)
-    for command in (zoo_list, zoo_board, zoo_claims, zoo_compare, zoo_import):
+    for command in (zoo_list, zoo_board, zoo_claims, zoo_compare, zoo_pairs, zoo_import):
         command.add_argument("--models-dir", default=None, help="zoo folder (default: $EXPLAINLAB_MODELS or ./models)")
         command.set_defaults(func=command.get_default("func") or _zoo)
     serve = sub.add_parser("serve", help="start the web lab (one process, one compute worker)")

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from explainlab.errors import CheckpointError
-from explainlab.zoo.claims import PCT_METRICS, Z_CLEAR, difference_error, format_number
+from explainlab.zoo.claims import (
+    PCT_METRICS,
+    Z_CLEAR,
+    difference_error,
+    format_number,
+    mean_difference,
+    seed_mean,
+)
 from explainlab.zoo.listing import (
     HEADLINE_PATHS,
     evaluated_on,
@@ -109,4 +116,46 @@ def render_comparison(result: dict[str, Any]) -> str:
         star = "*" if row["se"] and abs(row["difference"]) > Z_CLEAR * row["se"] else " "
         lines.append(f"{row['model']:<40} {row['metric']:<18} {format_number(row['value'], pct=pct):>7} "
                      f"{format_number(row['reference'], pct=pct):>7} {diff + spread:>18}{star} {kind}")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def compare_seed_pairs(names: list[str], models_dir: str | Path | None = None) -> dict[str, Any]:
+    """A recipe against its reference over several seeds, from any reports (re-evaluations on one CPU included):
+    ``names`` alternate reference and model, one pair per seed. Per headline number: each seed pair's difference and
+    the mean's, its error counting the test images (paired where the reports allow) and the seeds, exactly as the
+    claims table computes a mean over seeds (``claims.mean_difference``)."""
+    if len(names) < 4 or len(names) % 2:
+        raise CheckpointError("give the reports in pairs, reference then model, one pair per seed, at least two seeds")
+    paths = [resolve_report(name, models_dir) for name in names]
+    reports = [read_report_file(path) for path in paths]
+    sides = {"model": reports[1::2], "reference": reports[0::2]}
+    rows = []
+    for metric in HEADLINE_PATHS:
+        entries = {side: [headline(r).get(metric) for r in side_reports] for side, side_reports in sides.items()}
+        if any(e is None for side_entries in entries.values() for e in side_entries):
+            continue  # a seed's report lacks this number
+        per_image = {side: [{**e, "per_example": per_example(r, metric)} for e, r in
+                            zip(entries[side], sides[side], strict=True)] for side in sides}  # fmt: skip
+        means = seed_mean(per_image["model"]), seed_mean(per_image["reference"])
+        result = mean_difference(per_image["model"], per_image["reference"], metric, means=means)
+        rows.append({"metric": metric, "value": means[0]["value"], "reference": means[1]["value"], **result})
+    hardware = {side: [evaluated_on(r) for r in side_reports] for side, side_reports in sides.items()}
+    pairs = zip(hardware["model"], hardware["reference"], strict=True)
+    return {"pairs": [[str(a), str(b)] for a, b in zip(paths[0::2], paths[1::2], strict=True)], "rows": rows,
+            "hardware": hardware, "mixed_hardware": any(a != b for a, b in pairs)}  # fmt: skip
+
+
+def render_seed_pairs(result: dict[str, Any]) -> str:
+    """Plain text: per number, each seed's difference and the mean over seeds ± 2 SE (images + seeds)."""
+    lines = [f"seed {i}: {model} against {ref}" for i, (ref, model) in enumerate(result["pairs"])]
+    if result["mixed_hardware"]:
+        lines.append("note: a seed pair's reports ran on different CPUs or thread counts; RAR's numbers move with both")
+    lines.append(f"{'metric':<18} {'model':>7} {'ref':>7} {'mean diff ± 2 SE':>18}  per seed")
+    for row in result["rows"]:
+        pct = row["metric"] in PCT_METRICS
+        diff = format_number(row["difference"], pct=pct, signed=True, fine=True)
+        spread = "" if row["se"] is None else " ± " + format_number(Z_CLEAR * row["se"], pct=pct, fine=True)
+        per_seed = " / ".join(format_number(d, pct=pct, signed=True, fine=True) for d in row["seed_differences"])
+        lines.append(f"{row['metric']:<18} {format_number(row['value'], pct=pct):>7} "
+                     f"{format_number(row['reference'], pct=pct):>7} {diff + spread:>18}  {per_seed}")  # fmt: skip
     return "\n".join(lines) + "\n"

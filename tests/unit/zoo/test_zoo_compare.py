@@ -12,7 +12,7 @@ import pytest
 from explainlab.cli import main
 from explainlab.errors import CheckpointError
 from explainlab.eval.per_example import encode_per_example
-from explainlab.zoo.compare import compare_reports, render_comparison
+from explainlab.zoo.compare import compare_reports, compare_seed_pairs, render_comparison, render_seed_pairs
 
 
 def report(model_id: str, worst: list[float], hardware: str = "CPU A", clean: float = 0.99) -> dict:
@@ -87,3 +87,25 @@ def test_what_is_not_a_report_gets_a_clear_error(tmp_path: Path, capsys: pytest.
     (tmp_path / "broken.json").write_text("{not json")
     assert main(["zoo", "compare", good, str(tmp_path / "broken.json")]) == 2
     assert "not a readable JSON report" in capsys.readouterr().err
+
+
+def test_seed_pairs_give_the_claims_mean_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Reference then model per seed: per-image means over the seeds, paired, plus the seeds' spread (as in claims)."""
+    seeds = [([1, 1, 0, 0], [1, 1, 1, 0]), ([1, 0, 1, 0], [1, 0, 1, 1])]  # the model gains image 2, then image 3
+    names = []
+    for seed, (ref, model) in enumerate(seeds):
+        names.append(write(tmp_path, f"ref{seed}.json", report(f"ref-s{seed}", ref)))
+        names.append(write(tmp_path, f"model{seed}.json", report(f"model-s{seed}", model, hardware=f"CPU {seed}")))
+    result = compare_seed_pairs(names)
+    worst = next(r for r in result["rows"] if r["metric"] == "worst")
+    # per-image means: reference (1, .5, .5, 0), model (1, .5, 1, .5); differences (0, 0, .5, .5)
+    assert worst["difference"] == pytest.approx(0.25) and worst["paired_n"] == 4
+    assert worst["seed_differences"] == pytest.approx([0.25, 0.25]) and worst["seed_se"] == pytest.approx(0.0)
+    assert worst["se"] == pytest.approx(math.sqrt(1 / 12) / 2)  # std of (0, 0, .5, .5) / sqrt(4)
+    assert result["mixed_hardware"]  # seed 0's model ran on "CPU 0", its reference on "CPU A"
+    text = render_seed_pairs(result)
+    assert "+25.0 / +25.0" in text and "different CPUs" in text
+    with pytest.raises(CheckpointError, match="in pairs"):
+        compare_seed_pairs(names[:3])
+    assert main(["zoo", "seed-pairs", *names[:2]]) == 2  # one seed: use compare
+    assert "at least two seeds" in capsys.readouterr().err
