@@ -147,7 +147,7 @@ def compare_seed_pairs(names: list[str], models_dir: str | Path | None = None) -
 
 def render_seed_pairs(result: dict[str, Any]) -> str:
     """Plain text: per number, each seed's difference and the mean over seeds ± 2 SE (images + seeds)."""
-    lines = [f"seed {i}: {model} against {ref}" for i, (ref, model) in enumerate(result["pairs"])]
+    lines = [f"pair {i}: {model} against {ref}" for i, (ref, model) in enumerate(result["pairs"], start=1)]
     if result["mixed_hardware"]:
         lines.append("note: a seed pair's reports ran on different CPUs or thread counts; RAR's numbers move with both")
     lines.append(f"{'metric':<18} {'model':>7} {'ref':>7} {'mean diff ± 2 SE':>18}  per seed")
