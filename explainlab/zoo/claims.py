@@ -200,10 +200,10 @@ CLAIMS: dict[str, list[Claim]] = {
           for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
                                  seeds=seeds)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
-        *(claim for method, beta, weight in (("egat_saliency_softplus_l0.2", 10, "0.2"),
-                                             ("egat_saliency_softplus_l0.15", 10, "0.15"),
-                                             ("egat_saliency_softplus5_l0.2", 5, "0.2"))
-          for seeds in seeds_added_one_by_one(4)
+        *(claim for method, beta, weight, count in (("egat_saliency_softplus_l0.2", 10, "0.2", 4),
+                                                    ("egat_saliency_softplus_l0.15", 10, "0.15", 4),
+                                                    ("egat_saliency_softplus5_l0.2", 5, "0.2", 5))
+          for seeds in seeds_added_one_by_one(count)
           for claim in egat_bars(method, f"EGAT with a saliency map in its loss, taken through Softplus({beta}) "
                                          f"(λ_e {weight})", seeds=seeds)),
         *(claim for weight, seeds in (("0.2", (0,)), ("0.15", (0,)), ("0.1", (0,)), ("0.1", (1,)), ("0.1", (2,)),
