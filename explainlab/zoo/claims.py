@@ -202,7 +202,7 @@ CLAIMS: dict[str, list[Claim]] = {
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
         *(claim for method, beta, weight, count in (("egat_saliency_softplus_l0.2", 10, "0.2", 4),
                                                     ("egat_saliency_softplus_l0.15", 10, "0.15", 4),
-                                                    ("egat_saliency_softplus5_l0.2", 5, "0.2", 5))
+                                                    ("egat_saliency_softplus5_l0.2", 5, "0.2", 6))
           for seeds in seeds_added_one_by_one(count)
           for claim in egat_bars(method, f"EGAT with a saliency map in its loss, taken through Softplus({beta}) "
                                          f"(λ_e {weight})", seeds=seeds)),

@@ -204,8 +204,8 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     paired = page.locator('tr[data-claim="worst:mnist-small_cnn-egat_saliency_l0.2-s0:mnist-small_cnn-pgd_at-s0"]')
     expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")
     expect(paired.locator("td").nth(5).locator(".seed-error")).to_have_count(0)  # one seed a side: images only
-    # the zoo ships five PGD-AT seeds: their spread is listed next to the claims it qualifies
-    expect(page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)).to_have_text("0, 1, 2, 3, 4")
+    # the zoo ships six PGD-AT seeds: their spread is listed next to the claims it qualifies
+    expect(page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)).to_have_text("0, 1, 2, 3, 4, 5")
 
 
 def test_api_docs_render_offline(page: Page, lab_url: str) -> None:
