@@ -205,7 +205,8 @@ def test_models_and_leaderboard_pages(page: Page, lab_url: str, shots: Path) -> 
     expect(paired.locator("td").nth(5).locator(".paired")).to_have_text("paired")
     expect(paired.locator("td").nth(5).locator(".seed-error")).to_have_count(0)  # one seed a side: images only
     # the zoo ships six PGD-AT seeds: their spread is listed next to the claims it qualifies
-    expect(page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)).to_have_text("0, 1, 2, 3, 4, 5")
+    pgd_at_seeds = page.locator('table.seeds tr[data-recipe="mnist-small_cnn-pgd_at"] td').nth(1)
+    expect(pgd_at_seeds).to_have_text("0, 1, 2, 3, 4, 5")
 
 
 def test_api_docs_render_offline(page: Page, lab_url: str) -> None:
