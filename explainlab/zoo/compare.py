@@ -5,7 +5,8 @@ computes them). For screens and re-evaluations that are not in the zoo: any ``re
 
 RAR's attack depends on the CPU and the torch thread count (docs/zoo_findings.md, "Thread count" and "CPU"); the
 comparison names each report's hardware and flags a mix, since a difference between two CPUs' runs carries that extra
-noise.
+noise. ``compare_seed_pairs`` does the same for a recipe over several seeds (reference and model per seed), with the
+claims table's mean and error, so that a claim can be read on re-evaluations made on one CPU.
 """
 
 from __future__ import annotations
