@@ -395,11 +395,14 @@ def evaluation_hardware(
     if metric in OWN_CHECKS or metric == "pgd_eps0.2":
         return {"hardware": None, "mixed_hardware": False}
     better, worse = ([evaluated_on(read(root / i / REPORT)) or "not recorded" for i in side.ids] for side in sides)
+    return {"hardware": [better, worse], "mixed_hardware": mixed_hardware(better, worse)}
+
+
+def mixed_hardware(better: list[str | None], worse: list[str | None]) -> bool:
+    """Whether a seed pair's two reports (or, for unequal seed counts, any two) name different hardware."""
     if len(better) == len(worse):
-        mixed = any(a != b for a, b in zip(better, worse, strict=True))
-    else:
-        mixed = len({*better, *worse}) > 1
-    return {"hardware": [better, worse], "mixed_hardware": mixed}
+        return any(a != b for a, b in zip(better, worse, strict=True))
+    return len({*better, *worse}) > 1
 
 
 def mean_difference(

@@ -22,6 +22,7 @@ from explainlab.zoo.claims import (
     difference_error,
     format_number,
     mean_difference,
+    mixed_hardware,
     seed_mean,
 )
 from explainlab.zoo.listing import (
@@ -130,9 +131,10 @@ def compare_seed_pairs(names: list[str], models_dir: str | Path | None = None) -
     paths = [resolve_report(name, models_dir) for name in names]
     reports = [read_report_file(path) for path in paths]
     sides = {"model": reports[1::2], "reference": reports[0::2]}
+    headlines = {side: [headline(r) for r in side_reports] for side, side_reports in sides.items()}
     rows = []
     for metric in HEADLINE_PATHS:
-        entries = {side: [headline(r).get(metric) for r in side_reports] for side, side_reports in sides.items()}
+        entries = {side: [h.get(metric) for h in side_headlines] for side, side_headlines in headlines.items()}
         if any(e is None for side_entries in entries.values() for e in side_entries):
             continue  # a seed's report lacks this number
         per_image = {side: [{**e, "per_example": per_example(r, metric)} for e, r in
@@ -141,9 +143,9 @@ def compare_seed_pairs(names: list[str], models_dir: str | Path | None = None) -
         result = mean_difference(per_image["model"], per_image["reference"], metric, means=means)
         rows.append({"metric": metric, "value": means[0]["value"], "reference": means[1]["value"], **result})
     hardware = {side: [evaluated_on(r) for r in side_reports] for side, side_reports in sides.items()}
-    pairs = zip(hardware["model"], hardware["reference"], strict=True)
+    mixed = mixed_hardware(hardware["model"], hardware["reference"])
     return {"pairs": [[str(a), str(b)] for a, b in zip(paths[0::2], paths[1::2], strict=True)], "rows": rows,
-            "hardware": hardware, "mixed_hardware": any(a != b for a, b in pairs)}  # fmt: skip
+            "hardware": hardware, "mixed_hardware": mixed}  # fmt: skip
 
 
 def render_seed_pairs(result: dict[str, Any]) -> str:
