@@ -8,7 +8,8 @@ The protocol is the zoo's (README, "The zoo"): RAR's preset for the dataset with
 10 IG points inside the attack, 1 restart; CIFAR-10 also 10 steps of 5 points), unless a flag overrides it.
 
     python bench/rar_paired.py --models REF OTHER [...] [--models-dir models] [--data-dir ../shared/data] [--n 200]
-           [--steps S] [--restarts R] [--attack-ig-steps M] [--ig-steps M] [--eps E] [--centered-logit] [--json PATH]
+           [--steps S] [--restarts R] [--attack-ig-steps M] [--ig-steps M] [--eps E] [--ig-path-start C]
+           [--centered-logit] [--json PATH]
 
 Each model is an id under --models-dir or a model folder (card.json + weights.safetensors, e.g. a runs/<id> folder).
 ``--from-reports`` attacks nothing: it reads each model's per-image results from its report.json (the zoo's
@@ -42,7 +43,9 @@ ZOO_REDUCTIONS: dict[str, dict[str, int]] = {
     "mnist": {"attack_ig_steps": 10, "restarts": 1},
     "cifar10": {"steps": 10, "attack_ig_steps": 5, "restarts": 1},
 }
-OVERRIDES: dict[str, type] = {"steps": int, "restarts": int, "attack_ig_steps": int, "ig_steps": int, "eps": float}
+OVERRIDES: dict[str, type] = {
+    "steps": int, "restarts": int, "attack_ig_steps": int, "ig_steps": int, "eps": float, "ig_path_start": float,
+}  # fmt: skip
 
 
 def add_protocol_flags(ap: argparse.ArgumentParser) -> None:

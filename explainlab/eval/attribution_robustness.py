@@ -37,6 +37,13 @@ class RARProtocol(Params):
     k_eval: int = Field(100, ge=1, le=100_000, description="k of the reported top-k intersection")
     ig_steps: int = Field(100, ge=1, le=1024, description="IG path points of the evaluated maps")
     attack_ig_steps: int = Field(100, ge=1, le=1024, description="IG path points the attack differentiates through")
+    ig_path_start: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="IG's path starts this fraction of the way from the zero baseline to x, in the evaluated maps and "
+        "in the attack (0: IG proper, RAR's; near 1: the gradient near x only)",
+    )
     surrogate_beta: float = Field(10.0, gt=0.0, le=1e4, description="Softplus beta of the surrogate net")
     batch_size: int = Field(50, ge=1, le=10_000, description="examples attacked at once (memory)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the random restarts")
@@ -100,7 +107,7 @@ def attribution_robustness(
 
 
 def _attack_batch(model: nn.Module, x: Tensor, y: Tensor, p: RARProtocol) -> tuple[Tensor, ...]:
-    evaluate = IntegratedGradients(steps=p.ig_steps, rule="riemann_right")
+    evaluate = IntegratedGradients(steps=p.ig_steps, rule="riemann_right", path_start=p.ig_path_start)
     clean = saliency_map(evaluate.explain(model, x, y))  # (N, H, W)
     best_kendall = torch.full((x.shape[0],), float("inf"))
     best = (torch.ones(x.shape[0]), best_kendall.clone(), torch.ones(x.shape[0]), x.clone())
@@ -108,7 +115,8 @@ def _attack_batch(model: nn.Module, x: Tensor, y: Tensor, p: RARProtocol) -> tup
         attack = TopKAttack(
             eps=p.eps, step_size=p.step_size, steps=p.steps, k=p.k_attack, restarts=1, random_start=restart > 0,
             seed=p.seed + restart, explainer="integrated_gradients",
-            explainer_params={"steps": p.attack_ig_steps, "rule": "riemann_right"}, surrogate_beta=p.surrogate_beta,
+            explainer_params={"steps": p.attack_ig_steps, "rule": "riemann_right", "path_start": p.ig_path_start},
+            surrogate_beta=p.surrogate_beta,
         )  # fmt: skip
         x_adv = attack.perturb(model, x, y)
         adv = saliency_map(evaluate.explain(model, x_adv, y))

@@ -57,3 +57,15 @@ def test_rar_on_the_centered_logit_ignores_the_shared_component(tiny_model: nn.M
     torch.testing.assert_close(shifted.attacked, plain.attacked)
     assert int(plain.attacked.sum()) > 0
     assert float(shifted.topk_intersection.mean()) == pytest.approx(float(plain.topk_intersection.mean()), abs=0.05)
+
+
+def test_rar_from_a_path_start_attacks_and_scores_the_segment_maps(tiny_model: nn.Module) -> None:
+    """ig_path_start reaches both the evaluated maps and the attack; 0 is RAR's protocol unchanged."""
+    x, y = images()
+    settings = {"steps": 3, "restarts": 1, "attack_ig_steps": 4, "ig_steps": 8, "k_attack": 10, "k_eval": 8}
+    plain = attribution_robustness(tiny_model, x, y, RARProtocol(**settings))
+    zero = attribution_robustness(tiny_model, x, y, RARProtocol(**settings, ig_path_start=0.0))
+    torch.testing.assert_close(zero.x_adv, plain.x_adv)
+    near_x = attribution_robustness(tiny_model, x, y, RARProtocol(**settings, ig_path_start=0.9))
+    assert float((near_x.x_adv - plain.x_adv).abs().max()) > 1e-4
+    assert bool((near_x.x_adv - x[near_x.attacked]).abs().max() <= 0.3 + 1e-6)

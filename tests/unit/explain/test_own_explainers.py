@@ -103,6 +103,27 @@ def test_ig_on_a_linear_model_is_exact() -> None:
     assert torch.allclose(attr, x * model[1].weight[1].view(1, 1, 4, 4), atol=1e-6)
 
 
+@pytest.mark.parametrize("start", [0.5, 0.9])
+def test_ig_from_a_path_start_is_the_segment_of_the_same_path(start: float, tiny_model: nn.Module) -> None:
+    """Linear model: (1 - c)(x - b) w exactly; smooth tiny net: completeness over the segment, f(x) - f(c x)."""
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    x = torch.rand(2, 1, 4, 4)
+    params = {"steps": 3, "baseline": 0.2, "path_start": start}
+    attr = EXPLAINERS.create("integrated_gradients", params).explain(linear, x, 1)
+    expected = (1 - start) * (x - 0.2) * linear[1].weight[1].view(1, 1, 4, 4)
+    assert torch.allclose(attr, expected, atol=1e-6)
+    from explainlab.nets import softplus_relus
+
+    model = tiny_model.double()
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    target = torch.arange(4) % 3
+    params = {"steps": 64, "path_start": start, "softplus_beta": 10.0}
+    attr = EXPLAINERS.create("integrated_gradients", params).explain(model, x, target)
+    with softplus_relus(model, 10.0), torch.no_grad():
+        gap = class_scores(model(x), target) - class_scores(model(start * x), target)
+    assert torch.allclose(attr.flatten(1).sum(1), gap, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "rule", ["gausslegendre", "riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid"]
 )
