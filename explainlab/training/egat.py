@@ -127,8 +127,8 @@ class EGAT(TrainingMethod):
     gradient: the paper's loss is "saliency-based"; or ``"input_x_gradient"``, x times it); optional mixup of the
     clean pair, an explanation-aware adversary that also ascends mu * D(E(x), E(x')), and a clean-CE weight
     (1 in EGAT-lab, 0 = Madry's objective), and variants of the term: D as L1 between sum-normalized maps, E(x)
-    as a fixed target, only the pairs whose x_adv keeps the label, the term's gradient projected off the CE's, and
-    the maps taken through a Softplus copy of the net."""
+    as a fixed target, only the pairs whose x_adv keeps the label, the term's gradient projected off the CE's, the
+    maps taken through a Softplus copy of the net, and the maps at points a x, a x_adv of IG's path."""
 
     name = "egat"
     title = "EGAT (lab version: AT + explanation consistency)"
@@ -177,6 +177,14 @@ class EGAT(TrainingMethod):
             description="Softplus beta of the net the consistency term's maps are taken through (beta-smoothing, "
             "Dombrowski et al. 2019): a ReLU net's map is piecewise constant in x, so the term cannot see how a "
             "perturbation flips the ReLU pattern; the cross-entropies stay on the ReLU net. None = the ReLU net",
+        )
+        term_path_low: float = Field(
+            1.0,
+            ge=0.0,
+            le=1.0,
+            description="the term compares the maps at a x and a x_adv, a ~ U(term_path_low, 1) drawn per pair: points "
+            "on IG's straight path from the black image, whose gradients IG averages, with the net in eval mode "
+            "(no batch-norm update from scaled images); 1 = the maps at x and x_adv (the plain term)",
         )
         centered_logit: bool = Field(
             False,
@@ -248,21 +256,34 @@ class EGAT(TrainingMethod):
         only on the pairs the term explains."""
         return self._ascend(model, x, x_adv, y, self.params.map_attack_steps, ce_weight=0.0, map_weight=1.0)
 
+    def _path_maps(self, model: nn.Module, pairs: Tensor, labels: Tensor) -> Tensor:
+        """The term's maps of the pairs (clean half, then adversarial half) at a x and a x_adv, one a ~ U(low, 1) per
+        pair, through the Softplus copy when ``term_surrogate_beta`` is set; scaled pairs go through the net in eval
+        mode, so no batch-norm statistic sees them."""
+        p, net = self.params, unwrap(model)
+        if p.term_path_low >= 1.0:
+            with softplus_relus(net, p.term_surrogate_beta):
+                return self._explain(model, pairs, labels)[1]
+        u = torch.rand(len(pairs) // 2, generator=self.generator, device=pairs.device, dtype=pairs.dtype)
+        alpha = (p.term_path_low + (1 - p.term_path_low) * u).repeat(2).view(-1, *[1] * (pairs.ndim - 1))
+        with eval_mode(net), softplus_relus(net, p.term_surrogate_beta):
+            return self._explain(model, alpha * pairs, labels)[1]
+
     def _maps_and_logits(
         self, model: nn.Module, clean: Tensor, adv: Tensor, y: Tensor, rest: list[Tensor]
     ) -> tuple[Tensor, Tensor, Tensor]:
         """The term's maps of the explained pairs (``clean``, then ``adv``), the pairs' logits and the logits of the
-        ``rest`` of the batch. With ``term_surrogate_beta`` the maps come from the Softplus copy and every logit from
-        the ReLU net; on Madry's objective the clean pairs' logits only feed the logged clean CE, so they are taken
-        without a graph (in eval mode: no batch-norm update)."""
+        ``rest`` of the batch. With ``term_surrogate_beta`` or ``term_path_low`` the maps come from their own pass
+        (the Softplus copy, the scaled pairs) and every logit from the ReLU net at the pairs themselves; on Madry's
+        objective the clean pairs' logits only feed the logged clean CE, so they are taken without a graph (in eval
+        mode: no batch-norm update)."""
         p, k = self.params, len(clean)
         pairs, labels = torch.cat([clean, adv]), torch.cat([y, y])
-        if p.term_surrogate_beta is None:
+        if p.term_surrogate_beta is None and p.term_path_low >= 1.0:
             explained, maps = self._explain(model, pairs, labels)
             plain = model(torch.cat(rest)) if len(rest[0]) else explained[:0]  # rest[0]: the unexplained x_adv
             return explained, plain, maps
-        with softplus_relus(unwrap(model), p.term_surrogate_beta):
-            maps = self._explain(model, pairs, labels)[1]
+        maps = self._path_maps(model, pairs, labels)
         if p.clean_weight > 0:
             logits = model(torch.cat([pairs, *rest]))
             return logits[: 2 * k], logits[2 * k :], maps

@@ -395,3 +395,36 @@ def test_term_surrogate_beta_trains_the_relu_cross_entropy_plus_the_softplus_ter
     want_term = torch.autograd.grad(term, list(softplus_copy.parameters()), allow_unused=True)  # not the last bias
     for g, ce, t in zip(got, want_ce, want_term, strict=True):
         torch.testing.assert_close(g, ce if t is None else ce + 1.5 * t, rtol=1e-4, atol=1e-6)
+
+
+def test_term_path_low_compares_the_maps_at_points_on_igs_path(tiny_model: nn.Module) -> None:
+    """a ~ U(low, 1) per pair from the method's generator; the maps at a x and a x_adv, the CE at x_adv itself."""
+    model = tiny_model.eval()
+    x, y = batch(6)
+    x_adv = perturbed(x)
+    parts = egat_with_fixed_adversary(model, x_adv, term_path_low=0.5).loss(model, x, y).parts
+    u = torch.rand(6, generator=torch.Generator().manual_seed(1))  # prepare(seed=0) seeds the generator with 1
+    alpha = (0.5 + 0.5 * u).view(-1, 1, 1, 1)
+    _, clean_maps = saliency_with_logits(model, alpha * x, y)
+    _, adv_maps = saliency_with_logits(model, alpha * x_adv, y)
+    term = float((1 - (clean_maps * adv_maps).sum(1)).mean().detach())
+    assert parts["saliency_dissimilarity"] == pytest.approx(term, rel=1e-5)
+    with torch.no_grad():
+        assert parts["adv_ce"] == pytest.approx(float(F.cross_entropy(model(x_adv), y)), rel=1e-6)
+    plain = egat_with_fixed_adversary(model, x_adv).loss(model, x, y).parts
+    assert parts["saliency_dissimilarity"] != pytest.approx(plain["saliency_dissimilarity"], rel=1e-3)
+    at_x = egat_with_fixed_adversary(model, x_adv, term_path_low=1.0).loss(model, x, y).parts
+    assert at_x == plain
+
+
+def test_term_path_low_keeps_scaled_images_out_of_batch_norm_statistics() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3)).train()
+    reference = copy.deepcopy(model)
+    x, y = batch(6)
+    x_adv = perturbed(x)
+    egat_with_fixed_adversary(model, x_adv, term_path_low=0.2).loss(model, x, y)
+    reference(x_adv)  # the one train-mode pass on Madry's objective: the CE at x_adv
+    assert model.training
+    torch.testing.assert_close(model[1].running_mean, reference[1].running_mean)
+    torch.testing.assert_close(model[1].running_var, reference[1].running_var)
