@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Literal, Self
 
 import torch
@@ -261,13 +262,12 @@ class EGAT(TrainingMethod):
         pair, through the Softplus copy when ``term_surrogate_beta`` is set; scaled pairs go through the net in eval
         mode, so no batch-norm statistic sees them."""
         p, net = self.params, unwrap(model)
-        if p.term_path_low >= 1.0:
-            with softplus_relus(net, p.term_surrogate_beta):
-                return self._explain(model, pairs, labels)[1]
-        u = torch.rand(len(pairs) // 2, generator=self.generator, device=pairs.device, dtype=pairs.dtype)
-        alpha = (p.term_path_low + (1 - p.term_path_low) * u).repeat(2).view(-1, *[1] * (pairs.ndim - 1))
-        with eval_mode(net), softplus_relus(net, p.term_surrogate_beta):
-            return self._explain(model, alpha * pairs, labels)[1]
+        scaled = p.term_path_low < 1.0
+        if scaled:
+            u = torch.rand(len(pairs) // 2, generator=self.generator, device=pairs.device, dtype=pairs.dtype)
+            pairs = (p.term_path_low + (1 - p.term_path_low) * u).repeat(2).view(-1, *[1] * (pairs.ndim - 1)) * pairs
+        with eval_mode(net) if scaled else nullcontext(), softplus_relus(net, p.term_surrogate_beta):
+            return self._explain(model, pairs, labels)[1]
 
     def _maps_and_logits(
         self, model: nn.Module, clean: Tensor, adv: Tensor, y: Tensor, rest: list[Tensor]
