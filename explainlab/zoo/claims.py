@@ -231,7 +231,7 @@ CLAIMS: dict[str, list[Claim]] = {
         *egat_bars("egat_saliency_softplus", "EGAT with a saliency map in its loss, taken through Softplus(10)"),
         *(claim for seeds in seeds_added_one_by_one(2)
           for claim in egat_bars("egat_saliency_l1", "EGAT with a saliency map in its loss (λ_e 1.0)", seeds=seeds)),
-        *(claim for seeds in seeds_added_one_by_one(2)
+        *(claim for seeds in seeds_added_one_by_one(3)
           for claim in egat_bars("egat_saliency_path", "EGAT with a saliency map in its loss on IG's path (λ_e 1.0)",
                                  seeds=seeds)),
         *egat_bars("egat_gpu", "EGAT at the GPU adversary (PGD-7, 7 epochs)", reference="pgd_at_gpu",
