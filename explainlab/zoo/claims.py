@@ -111,6 +111,13 @@ def egat_bars(
     ]  # fmt: skip
 
 
+def egat_bars_seed_by_seed(method: str, who: str, count: int, **options: Any) -> list[Claim]:
+    """``egat_bars`` for seeds 0 .. count - 1 of one recipe, each seed alone and the mean of every seed so far
+    (``seeds_added_one_by_one``); ``options`` go to ``egat_bars``."""
+    return [claim for seeds in seeds_added_one_by_one(count)
+            for claim in egat_bars(method, who, seeds=seeds, **options)]  # fmt: skip
+
+
 def weight_average_claims(method: str, name: str, possessive: str, seeds: tuple[int, ...] = (0,)) -> list[Claim]:
     """A lab finding for ``<method>_ema`` (the same recipe with ``ema_decay = 0.999``) against ``method``: steadier IG
     maps at no more than 1 point of robust accuracy. Both sides take the same ``seeds`` (several: their mean)."""
@@ -196,16 +203,15 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("diagnostic: ... and its Grad-CAM maps, the map its loss trains, under Ghorbani's top-k attack",
               EGAT_BAR, "egat", "pgd_at", "egat_gradcam_top100", margin=0.03),
         *egat_bars("egat_saliency", "EGAT with a saliency map in its loss"),
-        *(claim for weight in ("0.2", "0.15") for seeds in seeds_added_one_by_one(2)
-          for claim in egat_bars(f"egat_saliency_l{weight}", f"EGAT with a saliency map in its loss (λ_e {weight})",
-                                 seeds=seeds)),
+        *(claim for weight in ("0.2", "0.15")
+          for claim in egat_bars_seed_by_seed(f"egat_saliency_l{weight}",
+                                              f"EGAT with a saliency map in its loss (λ_e {weight})", 2)),
         *egat_bars("egat_saliency_l0.1", "EGAT with a saliency map in its loss (λ_e 0.1)"),
         *(claim for method, beta, weight, count in (("egat_saliency_softplus_l0.2", 10, "0.2", 4),
                                                     ("egat_saliency_softplus_l0.15", 10, "0.15", 4),
                                                     ("egat_saliency_softplus5_l0.2", 5, "0.2", 6))
-          for seeds in seeds_added_one_by_one(count)
-          for claim in egat_bars(method, f"EGAT with a saliency map in its loss, taken through Softplus({beta}) "
-                                         f"(λ_e {weight})", seeds=seeds)),
+          for claim in egat_bars_seed_by_seed(method, f"EGAT with a saliency map in its loss, taken through "
+                                                      f"Softplus({beta}) (λ_e {weight})", count)),
         *(claim for weight, seeds in (("0.2", (0,)), ("0.15", (0,)), ("0.1", (0,)), ("0.1", (1,)), ("0.1", (2,)),
                                 ("0.1", (0, 1, 2)))
           for claim in egat_bars(f"egat_saliency_l{weight}_e16",
@@ -229,11 +235,8 @@ CLAIMS: dict[str, list[Claim]] = {
         *egat_bars("egat", "EGAT"),
         *egat_bars("egat_saliency", "EGAT with a saliency map in its loss"),
         *egat_bars("egat_saliency_softplus", "EGAT with a saliency map in its loss, taken through Softplus(10)"),
-        *(claim for seeds in seeds_added_one_by_one(2)
-          for claim in egat_bars("egat_saliency_l1", "EGAT with a saliency map in its loss (λ_e 1.0)", seeds=seeds)),
-        *(claim for seeds in seeds_added_one_by_one(3)
-          for claim in egat_bars("egat_saliency_path", "EGAT with a saliency map in its loss on IG's path (λ_e 1.0)",
-                                 seeds=seeds)),
+        *egat_bars_seed_by_seed("egat_saliency_l1", "EGAT with a saliency map in its loss (λ_e 1.0)", 2),
+        *egat_bars_seed_by_seed("egat_saliency_path", "EGAT with a saliency map in its loss on IG's path (λ_e 1.0)", 3),
         *egat_bars("egat_gpu", "EGAT at the GPU adversary (PGD-7, 7 epochs)", reference="pgd_at_gpu",
                    reference_name="PGD-AT on the same GPU schedule"),
         *egat_bars("egat_saliency_gpu", "EGAT with a saliency map in its loss at the GPU adversary (PGD-7, 7 epochs)",
